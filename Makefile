@@ -1,0 +1,45 @@
+# Everyday commands. `make run` and `make test` set everything up on first use:
+# a virtualenv in .venv with the exact versions pinned in requirements/*.txt.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run once check-config test check fmt lock bench clean
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)  ## the daemon, on ./sources.yaml, SQLite under ./state/
+	$(BIN)/watcher run
+
+once: $(STAMP)
+	$(BIN)/watcher once
+
+check-config: $(STAMP)
+	$(BIN)/watcher check
+
+test: $(STAMP)  ## the test suite
+	$(BIN)/pytest
+
+check: $(STAMP)  ## format, lint and types, as CI runs them
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-pin every dependency (needs the network). Commit the result.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes pyproject.toml -o requirements/runtime.txt
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --extra dev pyproject.toml -o requirements/dev.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
