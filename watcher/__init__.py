@@ -1,0 +1,52 @@
+"""watcher: watch the health-IT press for news about the vendors you follow.
+
+The public API, for scripts and for the CLI::
+
+    settings = watcher.load_config("sources.yaml")
+    async with watcher.Watcher(settings, "state") as w:
+        report = await w.run_once()
+"""
+
+from watcher.config import Settings, SinkConfig, SourceConfig, VendorConfig
+from watcher.config import load as load_config
+from watcher.daemon import RunReport, Watcher, serve
+from watcher.errors import (
+    ConfigError,
+    DeliveryError,
+    FetchError,
+    ParseError,
+    SourceError,
+    StoreError,
+    WatcherError,
+)
+from watcher.extract import extract
+from watcher.models import Article, Change, Entry, Event, Page, VendorMatch, Version
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Article",
+    "Change",
+    "ConfigError",
+    "DeliveryError",
+    "Entry",
+    "Event",
+    "FetchError",
+    "Page",
+    "ParseError",
+    "RunReport",
+    "Settings",
+    "SinkConfig",
+    "SourceConfig",
+    "SourceError",
+    "StoreError",
+    "VendorConfig",
+    "VendorMatch",
+    "Version",
+    "Watcher",
+    "WatcherError",
+    "__version__",
+    "extract",
+    "load_config",
+    "serve",
+]

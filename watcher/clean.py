@@ -1,0 +1,262 @@
+"""Strip boilerplate and spam from an article's blocks (pure).
+
+The extractor hands over the text blocks of the region it chose, in order; each cleaner
+here is a small function that marks the blocks it rejects with a reason, so that
+``watcher extract`` can show what was dropped and why. The phrase lists are data, in
+French and English, and only ever match *short* blocks: a real paragraph that happens
+to contain "lire aussi" is never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from watcher.models import Removal
+
+# Phrases that open a block which is not article text. Matched at the start of the
+# block, after accents are folded and case is lowered.
+_DROP_PHRASES = (
+    # read also / related inserts
+    "lire aussi", "a lire aussi", "a lire egalement", "lire egalement", "voir aussi",
+    "sur le meme sujet", "read more", "read also", "see also", "related:", "related article",
+    "lire la suite", "continue reading", "more on this", "recommended:",
+    # newsletters and subscriptions
+    "subscribe to our newsletter", "sign up for our newsletter", "sign up to our newsletter",
+    "get our newsletter", "inscrivez-vous a notre newsletter", "inscrivez-vous a la newsletter",
+    "abonnez-vous a notre newsletter", "recevez notre newsletter", "newsletter",
+    # author-bio toggles
+    "lire la biographie", "masquer la biographie", "afficher la biographie",
+    "read the author's bio", "about the author", "a propos de l'auteur",
+    # sharing and printing
+    "partager", "share this", "share on", "share:", "tweet", "imprimer", "print this",
+    "envoyer par e-mail", "email this", "copy link", "copier le lien",
+    # paywalls
+    "cet article est reserve aux abonnes", "article reserve aux abonnes", "reserve aux abonnes",
+    "il vous reste", "deja abonne", "already a subscriber", "subscribe to continue",
+    "subscribe to read", "to continue reading", "this article is for subscribers",
+    "log in to continue", "connectez-vous pour lire",
+    # cookie and consent banners
+    "we use cookies", "this site uses cookies", "this website uses cookies",
+    "nous utilisons des cookies", "ce site utilise des cookies", "accept cookies",
+    "accepter les cookies", "gerer mes cookies", "manage cookies", "cookie settings",
+    # image credits
+    "photo :", "photo:", "credit photo", "credits photo", "credit :", "credits :", "image:",
+    "image :", "illustration :", "photo credit", "image credit", "(photo", "© ",
+    # advertising
+    "advertisement", "publicite", "sponsored", "contenu sponsorise",
+)  # fmt: skip
+# Phrases that open the comment section, the "related" block or injected spam at the end
+# of an article: that block and everything after it go.
+_CUT_PHRASES = (
+    "vos reactions", "reagissez", "afficher/masquer les commentaires", "commentaires (",
+    "laisser un commentaire", "ajouter un commentaire", "leave a reply", "leave a comment",
+    "post a comment", "add a comment", "we will be happy to hear your thoughts",
+    "join the discussion", "related news", "related articles", "related stories",
+    "related posts", "you may also like", "you might also like", "more stories",
+    "more from", "dans la meme rubrique", "les plus lus", "most read", "most popular",
+    "a lire sur le meme theme", "articles similaires", "articles lies", "nos derniers articles",
+)  # fmt: skip
+# A block this long or longer is an article paragraph, whatever it starts with.
+_SHORT_WORDS = 25
+_COMMENT_COUNT = re.compile(r"^\(?\d+\)?\s+(commentaires?|comments?|reactions?)\b")
+_BYLINE = re.compile(
+    r"^(by|par|written by|ecrit par|auteur\s*:|author\s*:|publie le|publie\b|"
+    r"mis a jour|updated|published|posted|modifie le|le \d{1,2}[ /]|"
+    r"\d{1,2}\s+\w+\s+\d{4}|\w+ \d{1,2}, \d{4})",
+)
+
+# Injected spam (pharma hacks, casinos, loans, SEO link farms). Strong terms alone mark
+# a short block; weak ones need company.
+_SPAM_STRONG = re.compile(
+    r"\b(viagra|cialis|levitra|kamagra|tadalafil|sildenafil|tramadol|phentermine|xanax|"
+    r"valium|ambien|oxycodone|zolpidem|modafinil|propecia|accutane|"
+    r"online pharmacy|pharmacie en ligne|without (a )?prescription|no prescription|"
+    r"sans ordonnance|sleep aid|diet pills|weight loss pills|"
+    r"online casino|casino en ligne|slot machines?|free spins|poker online|sports betting|"
+    r"payday loans?|bad credit loans?|cash advance|essay writing service|write my essay|"
+    r"replica watches|buy followers|cheap (viagra|cialis|pills|meds))\b"
+)
+_SPAM_WEAK = re.compile(
+    r"\b(generics?|cheap|buy|discount|pills?|mart|shopping cart|order now|free shipping|"
+    r"best price|bonus|casino|loans?|pharmacy|meds|prescription|acheter|pas cher)\b"
+)
+_SENTENCE_END = re.compile(r"[.!?…»\"”]\s*$")
+# Photo agencies and credit words: a short block made only of these is an image credit.
+_CREDIT_WORDS = frozenset(
+    "getty images afp epa reuters ap pa media shutterstock istock istockphoto alamy bloomberg "
+    "via sipa abaca maxppp hans lucas photo photos credit credits illustration dr archives "
+    "/ © - , ( ) & and et".split()
+)  # fmt: skip
+_CAPTION = re.compile(r"(?:^|[,;(\s])(?:photo|credit|credits|image|illustration)\s?:\s|©")
+
+
+@dataclass
+class Block:
+    """One block of text (a paragraph, heading, list item, quote...) in document order."""
+
+    text: str
+    tag: str = "p"
+    link_chars: int = 0
+    dropped: str | None = None
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / max(len(self.text), 1)
+
+
+@dataclass(frozen=True)
+class CleanContext:
+    title: str = ""
+
+
+Cleaner = Callable[[list[Block], CleanContext], None]
+
+
+def fold(text: str) -> str:
+    """Lower-case, accents removed, typographic apostrophes made plain, spaces collapsed."""
+    text = text.replace("’", "'").replace("\u00a0", " ").replace("\u202f", " ")
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def _starts(folded: str, phrases: tuple[str, ...]) -> str | None:
+    for phrase in phrases:
+        if folded.startswith(phrase):
+            return phrase
+    return None
+
+
+def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
+    """Comment sections, "related" lists and the like end the article."""
+    for index, block in enumerate(blocks):
+        if block.dropped or block.words > _SHORT_WORDS or index == 0:
+            continue
+        folded = fold(block.text)
+        phrase = _starts(folded, _CUT_PHRASES)
+        if phrase is None and _COMMENT_COUNT.match(folded):
+            phrase = "comment count"
+        if phrase:
+            for later in blocks[index:]:
+                later.dropped = later.dropped or f"after '{phrase}'"
+            return
+
+
+def drop_boilerplate(blocks: list[Block], ctx: CleanContext) -> None:
+    """Read-also inserts, newsletter prompts, share bars, paywall prompts, credits."""
+    for block in blocks:
+        if block.dropped or block.words > _SHORT_WORDS:
+            continue
+        phrase = _starts(fold(block.text), _DROP_PHRASES)
+        if phrase:
+            block.dropped = f"boilerplate '{phrase.strip()}'"
+
+
+def drop_title_echo(blocks: list[Block], ctx: CleanContext) -> None:
+    """The title repeated in the body, and the kicker/labels printed above it."""
+    if not ctx.title:
+        return
+    title = fold(ctx.title)
+    for index, block in enumerate(blocks[:8]):
+        if fold(block.text) == title:
+            block.dropped = "title"
+            for before in blocks[:index]:
+                if (
+                    not before.dropped
+                    and before.words <= 8
+                    and not _SENTENCE_END.search(before.text)
+                ):
+                    before.dropped = "label above the title"
+            return
+
+
+def drop_bylines(blocks: list[Block], ctx: CleanContext) -> None:
+    """Author and date lines ("Par X", "Publié le …", "6 September 2007")."""
+    for block in blocks:
+        if block.dropped or block.words > 14:
+            continue
+        if _BYLINE.match(fold(block.text)) and not _SENTENCE_END.search(block.text.rstrip(")")):
+            block.dropped = "byline or date"
+
+
+def drop_link_lists(blocks: list[Block], ctx: CleanContext) -> None:
+    """Blocks that are mostly links: menus, tag lists, "more stories" teasers."""
+    for block in blocks:
+        if block.dropped:
+            continue
+        if (block.link_density > 0.6 and block.words < 40) or block.link_density > 0.85:
+            block.dropped = "mostly links"
+
+
+def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
+    """Injected pharma/casino/loan/SEO spam, and the short labels clustered with it."""
+    spam_at: list[int] = []
+    for index, block in enumerate(blocks):
+        folded = fold(block.text)
+        strong = len(_SPAM_STRONG.findall(folded))
+        weak = len(_SPAM_WEAK.findall(folded))
+        short = block.words <= 30
+        if (strong and (short or strong >= 2 or block.link_density > 0.3)) or (short and weak >= 3):
+            block.dropped = "spam"
+            spam_at.append(index)
+    # Spam comes in clusters ("B Well Mart / Shopping cart / Best sleep aid generics."):
+    # short, unpunctuated neighbours of a spam block go with it.
+    for index in spam_at:
+        for step in (-1, 1):
+            j = index + step
+            while 0 <= j < len(blocks):
+                neighbour = blocks[j]
+                if neighbour.dropped == "spam":
+                    j += step
+                    continue
+                if neighbour.words > 6 or _SENTENCE_END.search(neighbour.text):
+                    break
+                neighbour.dropped = "spam"
+                j += step
+
+
+def drop_image_credits(blocks: list[Block], ctx: CleanContext) -> None:
+    """Photo credits and captions: "Getty Images", "EPA", "Roman Prymula, photo: CTK"."""
+    for block in blocks:
+        if block.dropped or block.words > 12:
+            continue
+        folded = fold(block.text)
+        words = re.findall(r"[\w]+|[/©&,()-]", folded)
+        if (words and all(w in _CREDIT_WORDS for w in words)) or _CAPTION.search(folded):
+            block.dropped = "image credit"
+
+
+def drop_empty(blocks: list[Block], ctx: CleanContext) -> None:
+    """Blocks with no letters or digits (separators, lone icons)."""
+    for block in blocks:
+        if not block.dropped and not any(c.isalnum() for c in block.text):
+            block.dropped = "no text"
+
+
+CLEANERS: tuple[Cleaner, ...] = (
+    drop_empty,
+    drop_spam,
+    cut_trailing_sections,
+    drop_title_echo,
+    drop_boilerplate,
+    drop_bylines,
+    drop_image_credits,
+    drop_link_lists,
+)
+
+
+def clean(
+    blocks: list[Block], ctx: CleanContext, cleaners: tuple[Cleaner, ...] = CLEANERS
+) -> tuple[list[str], list[Removal]]:
+    """Run the cleaners; returns the kept paragraphs and what was removed, with reasons."""
+    for cleaner in cleaners:
+        cleaner(blocks, ctx)
+    kept = [b.text for b in blocks if not b.dropped]
+    removed = [Removal(reason=b.dropped, text=b.text) for b in blocks if b.dropped]
+    return kept, removed

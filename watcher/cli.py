@@ -1,0 +1,218 @@
+"""The ``watcher`` command: parse options, call the core, print, choose the exit code.
+
+No decision is made here. A :class:`~watcher.errors.WatcherError` becomes one red line
+and an exit code (2 for configuration errors, 1 for the others); anything unexpected
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from watcher import config as config_module
+from watcher import log as log_module
+from watcher.config import Secret, Settings
+from watcher.daemon import Watcher, serve
+from watcher.errors import ConfigError, WatcherError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class _Options:
+    config: Path
+    state: Path
+    log_level: str | None
+    log_format: str
+
+    def settings(self, *, warn: bool = True) -> Settings:
+        settings = config_module.load(self.config)
+        log_module.configure(
+            self.log_level or settings.log_level,
+            json={"json": True, "text": False}.get(self.log_format),
+            secrets=_secret_values(settings),
+        )
+        if warn:
+            for warning in settings.warnings:
+                click.secho(f"warning: {warning}", fg="yellow", err=True)
+        return settings
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    values = []
+    for sink in settings.sinks:
+        for value in vars(sink.options).values() if sink.options else ():
+            if isinstance(value, Secret):
+                values.append(value.reveal())
+    return values
+
+
+def _handle_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+        except WatcherError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config", "-c", "config_path", envvar="WATCHER_CONFIG", default="sources.yaml",
+    show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (or $WATCHER_CONFIG).",
+)  # fmt: skip
+@click.option(
+    "--state", "state_dir", envvar="WATCHER_STATE", default="state", show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of the SQLite state (or $WATCHER_STATE).",
+)  # fmt: skip
+@click.option(
+    "--log-level", envvar="WATCHER_LOG_LEVEL", default=None,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Overrides settings.log_level (or $WATCHER_LOG_LEVEL).",
+)  # fmt: skip
+@click.option(
+    "--log-format", envvar="WATCHER_LOG_FORMAT", default="auto", show_default=True,
+    type=click.Choice(["auto", "json", "text"]),
+    help="auto: readable on a terminal, JSON lines otherwise.",
+)  # fmt: skip
+@click.version_option(package_name="watcher")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: Path, state_dir: Path, log_level: str | None, log_format: str
+) -> None:
+    """watcher: watch the health-IT press for news about the vendors you follow.
+
+    Polls news feeds, keeps a clean copy of every article version in SQLite, and
+    alerts Slack and webhooks when an article mentions a watched vendor or changes.
+    """
+    ctx.obj = _Options(config_path, state_dir, log_level, log_format)
+
+
+@cli.command()
+@click.pass_obj
+@_handle_errors
+def check(opts: _Options) -> None:
+    """Validate the configuration and print what would run.
+
+    Example:
+
+        watcher --config sources.yaml check
+    """
+    settings = opts.settings(warn=False)  # warnings are listed with the sinks below
+    enabled = [s for s in settings.sources if s.enabled]
+    click.echo(
+        f"config: {settings.path} ({len(enabled)} sources enabled, "
+        f"{len(settings.vendors)} vendors, {len(settings.sinks)} sinks)"
+    )
+    click.echo(f"state:  {opts.state / 'watcher.db'}")
+    click.echo("\nsources:")
+    width = max((len(s.id) for s in settings.sources), default=4)
+    for source in settings.sources:
+        status = "" if source.enabled else "  (disabled)"
+        click.echo(
+            f"  {source.id:<{width}}  {source.kind:<7} {source.language or '?':<3} "
+            f"every {_duration(source.interval):<6} {source.url}{status}"
+        )
+    click.echo("\nvendors:")
+    for vendor in settings.vendors:
+        names = ", ".join(t.term for t in vendor.terms)
+        click.echo(f"  {vendor.name}: {names}")
+    click.echo("\nsinks:")
+    for sink in settings.sinks:
+        filters = [
+            f"{name}={','.join(values)}"
+            for name, values in (
+                ("events", sink.events), ("vendors", sink.vendors),
+                ("sources", sink.sources), ("languages", sink.languages),
+            )
+            if values
+        ]  # fmt: skip
+        click.echo(f"  {sink.id}  ({sink.kind})  {' '.join(filters) or 'every event'}")
+    for warning in settings.warnings:
+        click.echo(f"  {warning}")
+    click.secho("\nconfiguration OK", fg="green")
+
+
+@cli.command()
+@click.option("--source", "-s", "source_ids", multiple=True, help="Only this source (repeatable).")
+@click.pass_obj
+@_handle_errors
+def once(opts: _Options, source_ids: tuple[str, ...]) -> None:
+    """Poll the sources once, deliver what is due, and exit (for cron or a first look).
+
+    Example:
+
+        watcher once --source dsih --source digitalhealth
+    """
+    settings = opts.settings()
+
+    async def go() -> Any:
+        async with Watcher(settings, opts.state) as watcher:
+            watcher.select_sources(source_ids)  # unknown ids fail before any request
+            return await watcher.run_once(source_ids)
+
+    report = asyncio.run(go())
+    width = max((len(s.source_id) for s in report.sources), default=6)
+    click.echo(
+        f"{'source':<{width}}  status        entries  new  updated  unchanged  failed  events"
+    )
+    for s in report.sources:
+        status = "error" if not s.ok else ("not modified" if s.not_modified else "ok")
+        status += " (baseline)" if s.baseline and s.ok else ""
+        click.echo(
+            f"{s.source_id:<{width}}  {status:<13} {s.entries:>7} {s.count('new'):>4} "
+            f"{s.count('updated'):>8} {s.count('unchanged'):>10} {s.count('failed'):>7} "
+            f"{s.events:>7}"
+        )
+        if s.error:
+            click.secho(f"{'':<{width}}  {s.error}", fg="yellow")
+    d = report.delivery
+    click.echo(f"delivered: {d.sent} sent, {d.failed} to retry, {d.dead} dead")
+
+
+@cli.command()
+@click.option(
+    "--grace", default=10.0, show_default=True,
+    help="Seconds in-flight polls get to finish on SIGTERM/SIGINT.",
+)  # fmt: skip
+@click.pass_obj
+@_handle_errors
+def run(opts: _Options, grace: float) -> None:
+    """Run the daemon: poll each source on its schedule and deliver alerts.
+
+    Stops cleanly on SIGTERM or SIGINT (Ctrl-C).
+
+    Example:
+
+        watcher --config sources.yaml --state ./state run
+    """
+    settings = opts.settings()
+    asyncio.run(serve(settings, opts.state, grace=grace))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def main() -> None:
+    cli(prog_name="watcher")

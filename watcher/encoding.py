@@ -1,0 +1,118 @@
+"""Decide a page's character encoding once, from its bytes, and decode it.
+
+Order: byte-order mark, then the HTTP ``Content-Type`` charset, then ``<meta charset>``,
+then detection. Like browsers (WHATWG Encoding), ``iso-8859-1``/``latin-1``/``ascii``
+mean windows-1252: French pages declared latin-1 use cp1252's curly apostrophe (0x92),
+which strict latin-1 decodes to an invisible control character and the apostrophe of
+"Groupement d'Intérêt Public" is lost.
+
+Two declared charsets are commonly wrong, and the bytes tell: a page declared as a
+single-byte charset whose bytes are valid UTF-8 with non-ASCII sequences is UTF-8 (that
+is never an accident), and a page declared UTF-8 whose bytes are not is windows-1252.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+# WHATWG labels that browsers decode as windows-1252.
+_AS_CP1252 = {
+    "iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii", "cp819",
+    "windows-1252", "cp1252", "x-cp1252", "ibm819", "iso-ir-100",
+}  # fmt: skip
+_SINGLE_BYTE_NAMES = {"cp1252", "iso8859-15", "cp1250", "iso8859-2", "mac-roman"}
+_PRESCAN_BYTES = 4096
+
+
+def normalize_label(label: str | None) -> str | None:
+    """Map a charset label to a Python codec name (cp1252 for the latin-1 family)."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    if label in _AS_CP1252:
+        return "cp1252"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    match = _HEADER_CHARSET.search(content_type)
+    return normalize_label(match.group(1)) if match else None
+
+
+def sniff_meta_charset(content: bytes) -> str | None:
+    match = _META_CHARSET.search(content[:_PRESCAN_BYTES])
+    return normalize_label(match.group(1).decode("ascii", "ignore")) if match else None
+
+
+def _is_utf8_with_non_ascii(content: bytes) -> bool:
+    if content.isascii():
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(content: bytes, content_type: str | None = None) -> str:
+    """The codec to decode ``content`` with (a Python codec name)."""
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            return name
+    declared = charset_from_content_type(content_type) or sniff_meta_charset(content)
+    if declared in {"utf-16", "utf-16-le", "utf-16-be"}:
+        # A <meta> saying UTF-16 in a document we could read as ASCII is a lie (HTML spec).
+        declared = "utf-8"
+    if declared:
+        if declared == "utf-8":
+            try:
+                content.decode("utf-8")
+            except UnicodeDecodeError:
+                return "cp1252" if _mostly_latin(content) else _guess(content)
+            return "utf-8"
+        if declared in _SINGLE_BYTE_NAMES and _is_utf8_with_non_ascii(content):
+            return "utf-8"
+        return declared
+    if content.isascii() or _is_utf8_with_non_ascii(content):
+        return "utf-8"
+    return _guess(content)
+
+
+def _mostly_latin(content: bytes) -> bool:
+    """Whether the non-UTF-8 bytes look like a Western single-byte encoding."""
+    sample = content[:65536]
+    high = sum(1 for b in sample if b >= 0x80)
+    return high < len(sample) * 0.3
+
+
+def _guess(content: bytes) -> str:
+    best = charset_normalizer.from_bytes(content[:65536]).best()
+    name = normalize_label(best.encoding) if best is not None else None
+    # Detection is least sure on short Western text; browsers fall back to cp1252 too.
+    return name or "cp1252"
+
+
+def decode_html(content: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """Decode a page's bytes; returns ``(text, codec)``. Never raises on bad bytes."""
+    encoding = detect_encoding(content, content_type)
+    text = content.decode(encoding, errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, encoding

@@ -1,0 +1,85 @@
+"""Logging set-up, called once by the CLI.
+
+structlog renders events as readable lines on a terminal and as JSON lines otherwise
+(for Docker and log shippers), to standard error: standard output belongs to command
+output and to the ``log`` sink. Known secret values are scrubbed from every event as
+a last line of defence (configuration already keeps them in :class:`Secret`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class _Redactor:
+    """Replace any occurrence of a secret value in an event's strings with ***."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Very short values would redact ordinary words; they are not real secrets.
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def __call__(
+        self, logger: Any, method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        if not self._secrets:
+            return event
+        for key, value in event.items():
+            if isinstance(value, str):
+                for secret in self._secrets:
+                    if secret in value:
+                        value = value.replace(secret, "***")
+                event[key] = value
+        return event
+
+
+def configure(
+    level: str = "info",
+    *,
+    json: bool | None = None,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> None:
+    """Set up structlog (and quiet the chatty stdlib loggers of our dependencies)."""
+    stream = stream or sys.stderr
+    as_json = (not stream.isatty()) if json is None else json
+    numeric = _LEVELS.get(level.lower(), logging.INFO)
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Redactor(secrets),
+    ]
+    if as_json:
+        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    else:
+        processors.append(structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    # httpx logs every request URL at INFO, and sink URLs carry tokens: keep it quiet.
+    for name, floor in (
+        ("httpx", logging.WARNING),
+        ("httpcore", logging.WARNING),
+        ("apscheduler", logging.WARNING),
+    ):
+        logging.getLogger(name).setLevel(max(floor, numeric))
+    logging.basicConfig(
+        level=max(numeric, logging.WARNING),
+        stream=stream,
+        format="%(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,479 @@
+"""An article page's metadata: title, dates, language, author, canonical URL (pure).
+
+Sources are tried from the most to the least reliable: JSON-LD, then OpenGraph and
+article meta tags, then ``<time>`` elements, then visible bylines such as "Publié le 10
+février 2022, mis à jour le 11 février". Publication and modification dates are kept
+apart at every step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from watcher.clean import fold
+from watcher.dates import find_dates, parse_date
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    title: str | None = None
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    language: str | None = None
+    author: str | None = None
+    canonical_url: str | None = None
+    site_name: str | None = None
+
+
+_PUBLISHED_META = (
+    "article:published_time", "og:published_time", "datepublished", "publishdate",
+    "pubdate", "publish-date", "date", "dc.date.issued", "dc.date", "dcterms.created",
+    "dcterms.issued", "sailthru.date", "parsely-pub-date", "article.published",
+    "og:article:published_time", "cxenseparse:recs:publishtime", "citation_publication_date",
+)  # fmt: skip
+_MODIFIED_META = (
+    "article:modified_time", "og:updated_time", "datemodified", "lastmod", "last-modified",
+    "dcterms.modified", "dc.date.modified", "article.updated", "og:article:modified_time",
+)  # fmt: skip
+_ARTICLE_TYPES = {
+    "article", "newsarticle", "reportagenews", "blogposting", "analysisnewsarticle",
+    "opinionnewsarticle", "backgroundnewsarticle", "scholarlyarticle", "techarticle",
+    "webpage", "livebloposting", "report", "medicalscholarlyarticle",
+}  # fmt: skip
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·»/]{1,2}\s+")
+_DATE_HINT = re.compile(r"date|time|publi|byline|posted|meta|info|signature|auteur|author", re.I)
+_LANG = re.compile(r"^[a-z]{2,3}$")
+
+# Function words that tell French from English (and a few neighbours) in a few lines.
+_STOPWORDS = {
+    "fr": [
+        "le",
+        "la",
+        "les",
+        "des",
+        "du",
+        "de",
+        "un",
+        "une",
+        "et",
+        "est",
+        "dans",
+        "pour",
+        "que",
+        "qui",
+        "sur",
+        "par",
+        "pas",
+        "au",
+        "aux",
+        "avec",
+        "ce",
+        "cette",
+        "son",
+        "ses",
+        "sont",
+        "ont",
+        "été",
+        "plus",
+        "leur",
+        "leurs",
+        "mais",
+        "ou",
+        "où",
+        "nous",
+        "vous",
+        "il",
+        "elle",
+        "ils",
+    ],
+    "en": [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "is",
+        "that",
+        "for",
+        "on",
+        "with",
+        "as",
+        "by",
+        "was",
+        "are",
+        "be",
+        "this",
+        "from",
+        "at",
+        "an",
+        "it",
+        "has",
+        "have",
+        "which",
+        "not",
+        "but",
+        "their",
+        "its",
+        "were",
+        "will",
+        "been",
+        "they",
+        "said",
+    ],
+    "de": [
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "nicht",
+        "mit",
+        "sich",
+        "des",
+        "ein",
+        "eine",
+        "dem",
+        "den",
+        "zu",
+        "von",
+        "auf",
+        "für",
+        "im",
+        "auch",
+        "als",
+        "wird",
+        "bei",
+        "sind",
+    ],
+    "es": [
+        "el",
+        "los",
+        "las",
+        "del",
+        "que",
+        "y",
+        "en",
+        "un",
+        "una",
+        "por",
+        "con",
+        "para",
+        "es",
+        "se",
+        "lo",
+        "como",
+        "más",
+        "pero",
+        "sus",
+        "al",
+    ],
+    "it": [
+        "il",
+        "della",
+        "che",
+        "di",
+        "e",
+        "un",
+        "una",
+        "per",
+        "con",
+        "non",
+        "sono",
+        "gli",
+        "nel",
+        "alla",
+        "anche",
+        "come",
+        "più",
+    ],
+    "nl": [
+        "de",
+        "het",
+        "een",
+        "van",
+        "en",
+        "in",
+        "is",
+        "dat",
+        "op",
+        "te",
+        "zijn",
+        "met",
+        "voor",
+        "niet",
+        "aan",
+        "er",
+        "ook",
+        "als",
+    ],
+    "pt": [
+        "o",
+        "os",
+        "da",
+        "do",
+        "das",
+        "dos",
+        "que",
+        "e",
+        "em",
+        "um",
+        "uma",
+        "para",
+        "com",
+        "não",
+        "se",
+        "por",
+        "mais",
+        "como",
+        "foi",
+    ],
+}
+_STOPWORD_SETS = {lang: set(words) for lang, words in _STOPWORDS.items()}
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def detect_language(text: str) -> str | None:
+    """A two-letter language code from function-word frequencies, or ``None``."""
+    words = [w.lower() for w in _WORD.findall(text[:5000])]
+    if len(words) < 8:
+        return None
+    scores = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOPWORD_SETS.items()}
+    best, score = max(scores.items(), key=lambda item: item[1])
+    return best if score >= max(3, len(words) * 0.08) else None
+
+
+def _primary(tag: str | None) -> str | None:
+    if not tag:
+        return None
+    primary = tag.strip().replace("_", "-").split("-")[0].lower()
+    return primary if _LANG.match(primary) else None
+
+
+def _meta(tree: LexborHTMLParser) -> dict[str, str]:
+    """``<meta>`` values keyed by lower-cased name/property/itemprop (first one wins)."""
+    found: dict[str, str] = {}
+    for node in tree.css("meta"):
+        attrs = node.attributes
+        content = attrs.get("content")
+        if content is None:
+            continue
+        for key in ("property", "name", "itemprop", "http-equiv"):
+            name = attrs.get(key)
+            if name:
+                found.setdefault(name.strip().lower(), content.strip())
+    return found
+
+
+def _json_ld(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
+    """Every object in the page's JSON-LD scripts, flattened through @graph and lists."""
+    for script in tree.css('script[type="application/ld+json"]'):
+        raw = (script.text(deep=True) or "").strip()
+        if not raw:
+            continue
+        raw = raw.removeprefix("<!--").removesuffix("-->").strip()
+        raw = raw.removeprefix("//<![CDATA[").removesuffix("//]]>").strip()
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            try:  # stray control characters are the usual culprit
+                data = json.loads(re.sub(r"[\x00-\x1f]", " ", raw))
+            except ValueError:
+                continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                yield item
+                graph = item.get("@graph")
+                if isinstance(graph, list):
+                    stack.extend(reversed(graph))
+
+
+def _types(item: dict[str, Any]) -> set[str]:
+    kind = item.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {str(k).lower() for k in kinds if k}
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return _names(value.get("name"))
+    if isinstance(value, list):
+        return [n for v in value for n in _names(v)]
+    return []
+
+
+def _text(node: LexborNode | None) -> str:
+    return " ".join((node.text(deep=True) or "").split()) if node is not None else ""
+
+
+def clean_title(raw: str, site_name: str | None, host: str) -> str:
+    """Drop " | Site name" (or "Site name - ") from a title."""
+    title = " ".join(raw.split())
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    site_keys = {fold(site_name)} if site_name else set()
+    host_key = host.removeprefix("www.").split(".")[0]
+
+    def is_site(part: str) -> bool:
+        key = fold(part)
+        compact = key.replace(" ", "")
+        return key in site_keys or host_key in compact or compact in host_key
+
+    if is_site(parts[-1]) or (
+        len(parts[-1].split()) <= 3 and len(" ".join(parts[:-1]).split()) >= 4
+    ):
+        separator = _TITLE_SEPARATORS.findall(title)[-1]
+        return title[: title.rfind(separator)].strip()
+    if is_site(parts[0]):
+        separator = _TITLE_SEPARATORS.findall(title)[0]
+        return title[title.find(separator) + len(separator) :].strip()
+    return title
+
+
+def _pick_title(
+    tree: LexborHTMLParser,
+    meta: dict[str, str],
+    ld_headline: str | None,
+    site: str | None,
+    url: str,
+) -> str | None:
+    host = urlsplit(url).hostname or ""
+    h1 = ""
+    for node in tree.css("article h1, main h1, h1"):
+        h1 = _text(node)
+        if len(h1) >= 8:
+            break
+    candidates = [
+        meta.get("og:title"),
+        meta.get("twitter:title"),
+        ld_headline,
+        _text(tree.css_first("title")),
+    ]
+    cleaned = [clean_title(c, site, host) for c in candidates if c and c.strip()]
+    if h1 and len(h1.split()) >= 2:
+        h1_key = fold(h1)
+        # The visible headline is the best title when the page's own metadata agrees.
+        if any(h1_key in fold(c) or fold(c) in h1_key for c in cleaned) or not cleaned:
+            return h1
+    return cleaned[0] if cleaned else (h1 or None)
+
+
+def read_metadata(
+    tree: LexborHTMLParser, url: str, *, date_selector: str | None = None
+) -> Metadata:
+    """Everything but the body, read before the extractor prunes the tree."""
+    meta = _meta(tree)
+    ld_published = ld_modified = ld_headline = ld_language = None
+    ld_authors: list[str] = []
+    for item in _json_ld(tree):
+        if not _types(item) & _ARTICLE_TYPES:
+            continue
+        ld_published = ld_published or item.get("datePublished") or item.get("dateCreated")
+        ld_modified = ld_modified or item.get("dateModified")
+        if not ld_headline and isinstance(item.get("headline"), str):
+            ld_headline = item["headline"]
+        if not ld_language and isinstance(item.get("inLanguage"), str):
+            ld_language = item["inLanguage"]
+        if not ld_authors:
+            ld_authors = _names(item.get("author"))
+    site = meta.get("og:site_name") or meta.get("application-name")
+
+    root = tree.css_first("html")
+    language = _primary(root.attributes.get("lang") if root else None)
+    language = (
+        language
+        or _primary(root.attributes.get("xml:lang") if root else None)
+        or _primary(ld_language)
+        or _primary(meta.get("content-language"))
+        or _primary(meta.get("og:locale"))
+        or _primary(meta.get("language"))
+    )
+    lang_tag = (root.attributes.get("lang") if root else None) or language
+
+    published = _first_date([ld_published], lang_tag) or _first_date(
+        [meta.get(k) for k in _PUBLISHED_META], lang_tag
+    )
+    modified = _first_date([ld_modified], lang_tag) or _first_date(
+        [meta.get(k) for k in _MODIFIED_META], lang_tag
+    )
+    if date_selector:
+        node = tree.css_first(date_selector)
+        if node is not None:
+            text_pub, text_mod = find_dates(
+                (node.attributes.get("datetime") or "") + " " + _text(node), language=lang_tag
+            )
+            published = text_pub or published
+            modified = modified or text_mod
+    if published is None:
+        for node in tree.css("time[datetime]"):
+            published = parse_date(node.attributes.get("datetime"), language=lang_tag)
+            if published:
+                break
+    if published is None or modified is None:
+        for node in tree.css("[class], [id]"):
+            hint = (node.attributes.get("class") or "") + " " + (node.attributes.get("id") or "")
+            if not _DATE_HINT.search(hint):
+                continue
+            text = _text(node)
+            if not text or len(text) > 300:
+                continue
+            text_pub, text_mod = find_dates(text, language=lang_tag)
+            published = published or text_pub
+            modified = modified or text_mod
+            if published and modified:
+                break
+
+    author = ", ".join(dict.fromkeys(a.strip() for a in ld_authors if a.strip())) or None
+    if not author:
+        candidate = meta.get("author") or meta.get("article:author") or meta.get("dc.creator")
+        if candidate and not candidate.startswith("http"):
+            author = candidate
+    if not author:
+        node = tree.css_first(
+            '[rel="author"], [itemprop="author"] [itemprop="name"], [itemprop="author"]'
+        )
+        text = _text(node)
+        author = text if 0 < len(text) <= 80 else None
+
+    canonical = None
+    link = tree.css_first('link[rel="canonical"]')
+    href = (link.attributes.get("href") if link else None) or meta.get("og:url")
+    if href and href.strip():
+        absolute = urljoin(url, href.strip())
+        if absolute.startswith(("http://", "https://")):
+            canonical = absolute
+
+    return Metadata(
+        title=_pick_title(tree, meta, ld_headline, site, url),
+        published_at=published,
+        modified_at=modified,
+        language=language,
+        author=author,
+        canonical_url=canonical,
+        site_name=site,
+    )
+
+
+def _first_date(values: list[Any], language: str | None) -> datetime | None:
+    for value in values:
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str):
+            moment = parse_date(value, language=language)
+            if moment:
+                return moment
+    return None

@@ -1,0 +1,247 @@
+"""Records passed between pipeline stages.
+
+Each stage takes and returns these plain, immutable values; none of them knows about
+HTTP clients, SQL or Slack. Timestamps are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+EventType = Literal["article.new", "article.updated"]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC (the only clock the core reads)."""
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """``2026-11-23T10:00:00Z``: the one timestamp format of payloads and the database."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_isoformat(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One article a source discovered, with what the feed or listing said about it."""
+
+    url: str
+    title: str | None = None
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    guid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The raw answer to one GET (after redirects). ``status`` 304 means "not modified"."""
+
+    url: str
+    requested_url: str
+    status: int
+    content: bytes
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    fetched_at: datetime
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """What one poll of a source's index (feed, listing, sitemap) produced."""
+
+    entries: tuple[Entry, ...]
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    # Problems worth a log line that did not stop the poll (e.g. a malformed feed that
+    # still yielded entries).
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A block the extractor dropped, and why (shown by ``watcher extract``)."""
+
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """The clean article the extractor found in a page."""
+
+    url: str
+    title: str
+    paragraphs: tuple[str, ...]
+    canonical_url: str | None = None
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    language: str | None = None
+    author: str | None = None
+    removed: tuple[Removal, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One stored state of an article's title and body."""
+
+    article_id: int
+    number: int
+    title: str
+    text: str
+    content_hash: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """How a new version differs from an earlier one, in sentences and as a unified diff."""
+
+    from_version: int
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    diff: str
+    title_changed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from_version": self.from_version,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "diff": self.diff,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            from_version=int(data["from_version"]),
+            added=tuple(data.get("added", ())),
+            removed=tuple(data.get("removed", ())),
+            diff=str(data.get("diff", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VendorMatch:
+    """A watched vendor found in an article: the names that matched and where."""
+
+    name: str
+    matched: tuple[str, ...]
+    snippets: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "matched": list(self.matched), "snippets": list(self.snippets)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VendorMatch:
+        return cls(
+            name=str(data["name"]),
+            matched=tuple(data.get("matched", ())),
+            snippets=tuple(data.get("snippets", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventArticle:
+    """The article as an event carries it."""
+
+    url: str
+    title: str
+    text: str
+    version: int
+    published_at: datetime | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A notification: what happened to which article, and why it matters.
+
+    ``to_dict()`` is the webhook body documented in the README; the outbox stores exactly
+    that JSON, so a resend after a crash is byte-for-byte the same event.
+    """
+
+    id: str
+    type: EventType
+    created_at: datetime
+    source_id: str
+    source_name: str
+    article: EventArticle
+    vendors: tuple[VendorMatch, ...] = ()
+    change: Change | None = None
+    also_seen_at: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "timestamp": isoformat(self.created_at),
+            "data": {
+                "event_id": self.id,
+                "source": {"id": self.source_id, "name": self.source_name},
+                "article": {
+                    "url": self.article.url,
+                    "title": self.article.title,
+                    "published_at": isoformat(self.article.published_at),
+                    "language": self.article.language,
+                    "version": self.article.version,
+                    "text": self.article.text,
+                },
+                "vendors": [v.to_dict() for v in self.vendors],
+                "change": self.change.to_dict() if self.change else None,
+                "also_seen_at": list(self.also_seen_at),
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Event:
+        data = body["data"]
+        article = data["article"]
+        created = parse_isoformat(body["timestamp"])
+        assert created is not None
+        return cls(
+            id=data["event_id"],
+            type=body["type"],
+            created_at=created,
+            source_id=data["source"]["id"],
+            source_name=data["source"]["name"],
+            article=EventArticle(
+                url=article["url"],
+                title=article["title"],
+                text=article["text"],
+                version=int(article["version"]),
+                published_at=parse_isoformat(article.get("published_at")),
+                language=article.get("language"),
+            ),
+            vendors=tuple(VendorMatch.from_dict(v) for v in data.get("vendors", ())),
+            change=Change.from_dict(data["change"]) if data.get("change") else None,
+            also_seen_at=tuple(data.get("also_seen_at", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event due for one sink, as the outbox hands it to the delivery loop."""
+
+    event: Event
+    sink_id: str
+    attempts: int

@@ -1,0 +1,314 @@
+"""The one place that runs the stages in order, for one source.
+
+poll the index -> for each entry due: fetch -> decode -> extract -> compare with the
+stored version -> match vendors -> store the version and its events (one transaction).
+
+Semantics users rely on (DESIGN.md): a source's first successful poll is a silent
+baseline; "new" is a canonical URL never stored before; "updated" is a material change
+of title or body; only articles that mention a watched vendor (in the new or the old
+version, for an update) are announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
+
+import structlog
+
+from watcher.config import SinkConfig, SourceConfig
+from watcher.diff import compare, content_hash
+from watcher.encoding import decode_html
+from watcher.errors import FetchError, ParseError, SourceError
+from watcher.extract import extract
+from watcher.match import VendorMatcher, fold_with_map
+from watcher.models import Entry, Event, EventArticle, EventType, VendorMatch, utcnow
+from watcher.sources import SOURCE_KINDS
+from watcher.sources.base import Fetch
+from watcher.store import NewVersion, Store, StoredArticle
+from watcher.urls import canonicalize
+
+log = structlog.get_logger("watcher.pipeline")
+
+Outcome = Literal["new", "updated", "unchanged", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the pipeline needs, made once by the daemon."""
+
+    fetch: Fetch
+    store: Store
+    matcher: VendorMatcher
+    sinks: tuple[SinkConfig, ...]
+    notify_baseline: bool = False
+    clock: Callable[[], datetime] = utcnow
+
+
+@dataclass
+class SourceReport:
+    """What one poll of one source did."""
+
+    source_id: str
+    ok: bool = True
+    baseline: bool = False
+    not_modified: bool = False
+    entries: int = 0
+    error: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+
+    def count(self, outcome: str) -> int:
+        return self.counts.get(outcome, 0)
+
+
+def event_id(event_type: str, url: str, version: int) -> str:
+    """A stable id: the same transition of the same article always gets the same id."""
+    digest = hashlib.sha256(f"{event_type}\x1f{url}\x1f{version}".encode()).digest()
+    return "evt_" + base64.b32encode(digest[:15]).decode("ascii").lower()
+
+
+def source_state_for(exc: SourceError) -> str:
+    """The health state a failure puts a source in (shown by ``watcher sources``)."""
+    if isinstance(exc, ParseError):
+        return "malformed"
+    if isinstance(exc, FetchError):
+        if exc.status in (404, 410):
+            return "gone"
+        if exc.status in (401, 403):
+            return "forbidden"
+        if exc.status == 429:
+            return "rate_limited"
+        if exc.reason in ("timeout", "connect"):
+            return "unreachable"
+    return "failing"
+
+
+async def process_source(ctx: Context, source: SourceConfig) -> SourceReport:
+    """Poll one source and process every entry that is due. Never raises SourceError."""
+    state = ctx.store.source_state(source.id)
+    baseline = state.baseline_at is None and not ctx.notify_baseline
+    report = SourceReport(source_id=source.id, baseline=baseline)
+    bound = log.bind(source=source.id)
+    kind = SOURCE_KINDS[source.kind](source)
+    try:
+        poll = await kind.poll(ctx.fetch, etag=state.etag, last_modified=state.last_modified)
+    except SourceError as exc:
+        report.ok, report.error = False, str(exc)
+        failures = ctx.store.record_poll_failure(
+            source.id, now=ctx.clock(), state=source_state_for(exc), error=str(exc)
+        )
+        bound.warning("source.failed", error=str(exc), failures=failures)
+        return report
+    for warning in poll.warnings:
+        bound.warning("source.warning", warning=warning)
+    if not poll.not_modified:
+        report.entries = len(poll.entries)
+        outcomes = await asyncio.gather(
+            *(_process_entry(ctx, source, entry, baseline, report) for entry in poll.entries)
+        )
+        for outcome in outcomes:
+            report.counts[outcome] = report.counts.get(outcome, 0) + 1
+    report.not_modified = poll.not_modified
+    ctx.store.record_poll_ok(
+        source.id, now=ctx.clock(), etag=poll.etag, last_modified=poll.last_modified, baseline=True
+    )
+    bound.info(
+        "source.polled",
+        not_modified=poll.not_modified,
+        baseline=baseline,
+        entries=report.entries,
+        **report.counts,
+        events=report.events,
+    )
+    return report
+
+
+def _is_due(known: StoredArticle, entry: Entry, source: SourceConfig, now: datetime) -> bool:
+    """Whether a stored article's page should be fetched again now.
+
+    Re-checks are what find edits, but they cost requests: an article is re-checked
+    while it is young (``recheck_for``), at most every ``recheck_every``, or at once
+    when its feed entry says it was updated.
+    """
+    if known.version == 0:
+        return True  # never read successfully yet
+    if entry.updated_at and known.entry_updated_at and entry.updated_at > known.entry_updated_at:
+        return True
+    if now - known.first_seen_at > timedelta(seconds=source.recheck_for):
+        return False
+    return known.last_checked_at is None or now - known.last_checked_at >= timedelta(
+        seconds=source.recheck_every
+    )
+
+
+def _same_site(a: str, b: str) -> bool:
+    host_a = (urlsplit(a).hostname or "").removeprefix("www.")
+    host_b = (urlsplit(b).hostname or "").removeprefix("www.")
+    return host_a == host_b
+
+
+def choose_url(page_url: str, rel_canonical: str | None) -> str:
+    """The article's identity: its ``rel=canonical`` when that is believable (same site,
+    not the home page, a common template bug), else the URL the page was served from."""
+    page = canonicalize(page_url)
+    if rel_canonical:
+        candidate = canonicalize(rel_canonical)
+        if _same_site(candidate, page) and urlsplit(candidate).path not in ("", "/"):
+            return candidate
+    return page
+
+
+@lru_cache(maxsize=256)
+def _topic_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    words = [r"\s+".join(map(re.escape, fold_with_map(t)[0].split())) for t in terms]
+    return re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)")
+
+
+def on_topic(source: SourceConfig, title: str, text: str) -> bool:
+    """A source's ``require_any`` keywords (for general-IT feeds): one must appear."""
+    if not source.require_any:
+        return True
+    return bool(_topic_pattern(source.require_any).search(fold_with_map(f"{title}\n{text}")[0]))
+
+
+async def _process_entry(
+    ctx: Context, source: SourceConfig, entry: Entry, baseline: bool, report: SourceReport
+) -> Outcome:
+    store = ctx.store
+    bound = log.bind(source=source.id, url=entry.url)
+    known = store.find_article(entry.url)
+    if known is not None and not _is_due(known, entry, source, ctx.clock()):
+        return "skipped"
+    has_version = known is not None and known.version > 0
+    try:
+        page = await ctx.fetch.get(
+            entry.url,
+            etag=known.etag if known and has_version else None,
+            last_modified=known.last_modified if known and has_version else None,
+        )
+    except FetchError as exc:
+        bound.warning("article.fetch_failed", error=str(exc), status=exc.status)
+        if known is None:
+            store.add_placeholder(
+                source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline
+            )
+        return "failed"
+    if page.not_modified and known is not None:
+        store.touch_article(
+            known.id, now=ctx.clock(), etag=page.etag, last_modified=page.last_modified,
+            entry_updated_at=entry.updated_at,
+        )  # fmt: skip
+        return "unchanged"
+    html, _encoding = decode_html(page.content, page.content_type)
+    article = extract(html, page.url, source.extract)
+    if not article.paragraphs:
+        bound.warning("article.empty", final_url=page.url)
+        if known is None:
+            store.add_placeholder(
+                source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline
+            )
+        return "failed"
+    url = choose_url(page.url, article.canonical_url)
+    if known is None or url != known.url:
+        known = store.find_article(url) or known
+    title = article.title or entry.title or ""
+    if article.published_at is None and entry.published_at is not None:
+        article = replace(article, published_at=entry.published_at)
+    fingerprint = content_hash(title, article.text)
+    latest = store.latest_version(known.id) if known else None
+    now = ctx.clock()
+    if latest is not None and latest.content_hash == fingerprint:
+        assert known is not None
+        store.touch_article(
+            known.id, now=now, etag=page.etag, last_modified=page.last_modified,
+            entry_updated_at=entry.updated_at,
+        )  # fmt: skip
+        return "unchanged"
+    vendors = ctx.matcher.find(title, article.text)
+    change = None
+    event_type: EventType = "article.new"
+    if latest is not None and known is not None:
+        change = compare(latest.title, latest.text, title, article.text, from_version=latest.number)
+        if change is None:
+            store.touch_article(
+                known.id, now=now, etag=page.etag, last_modified=page.last_modified,
+                entry_updated_at=entry.updated_at,
+            )  # fmt: skip
+            return "unchanged"
+        old_vendors = store.mentions(known.id, latest.number)
+        names = {v.name for v in vendors}
+        announced: tuple[VendorMatch, ...] = vendors + tuple(
+            v for v in old_vendors if v.name not in names
+        )
+        event_type = "article.updated"
+        number = latest.number + 1
+    else:
+        announced = vendors
+        number = 1
+    silent = baseline or (event_type == "article.new" and known is not None and known.silent)
+    events: list[tuple[Event, tuple[str, ...]]] = []
+    if announced and not silent and on_topic(source, title, article.text):
+        event = Event(
+            id=event_id(event_type, url, number),
+            type=event_type,
+            created_at=now,
+            source_id=source.id,
+            source_name=source.name,
+            article=EventArticle(
+                url=url,
+                title=title,
+                text=article.text,
+                version=number,
+                published_at=article.published_at,
+                language=article.language or source.language,
+            ),
+            vendors=announced,
+            change=change,
+        )
+        vendor_names = {v.name for v in announced}
+        sink_ids = tuple(
+            sink.id
+            for sink in ctx.sinks
+            if sink.wants(
+                event_type=event_type,
+                source_id=source.id,
+                language=event.article.language,
+                vendors=vendor_names,
+            )
+        )
+        events.append((event, sink_ids))
+    store.record_article(
+        source_id=source.id,
+        url=url,
+        aliases={entry.url, canonicalize(page.url)},
+        article=article,
+        version=NewVersion(
+            number=number,
+            title=title,
+            text=article.text,
+            content_hash=fingerprint,
+            fetched_at=now,
+            change=change,
+            vendors=vendors,
+            events=tuple(events),
+        ),
+        silent=silent and event_type == "article.new",
+        etag=page.etag,
+        last_modified=page.last_modified,
+        entry_updated_at=entry.updated_at,
+    )
+    report.events += len(events)
+    bound.info(
+        "article.stored", type=event_type, version=number, vendors=[v.name for v in vendors],
+        announced=bool(events),
+    )  # fmt: skip
+    return "new" if event_type == "article.new" else "updated"

@@ -1,0 +1,438 @@
+"""Store stage: the only module that speaks SQL.
+
+SQLite in WAL mode (readers never block the writer; a backfill and the daemon can share
+one file), with a busy timeout so two writers wait for each other instead of failing.
+Methods are named for what the pipeline means (``latest_version``, ``record_article``,
+``due_deliveries``) and return models; every multi-row write is one transaction, so a
+crash or a cancel leaves the old state or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from watcher.errors import StoreError
+from watcher.migrations import migrations
+from watcher.models import (
+    Article,
+    Change,
+    Delivery,
+    Event,
+    VendorMatch,
+    Version,
+    isoformat,
+    parse_isoformat,
+)
+
+DB_NAME = "watcher.db"
+_BUSY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers of a source between polls."""
+
+    id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    baseline_at: datetime | None = None
+    last_poll_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    state: str = "new"
+    failures: int = 0
+    failing_since: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article row: identity, bookkeeping for re-checks, and its latest version."""
+
+    id: int
+    url: str
+    source_id: str
+    version: int
+    silent: bool
+    first_seen_at: datetime
+    last_checked_at: datetime | None
+    entry_updated_at: datetime | None
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """A version to write, with what it announces."""
+
+    number: int
+    title: str
+    text: str
+    content_hash: str
+    fetched_at: datetime
+    change: Change | None
+    vendors: tuple[VendorMatch, ...]
+    events: tuple[tuple[Event, tuple[str, ...]], ...] = ()  # (event, sink ids)
+
+
+class Store:
+    """The state database. Open with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, db: Database, path: Path | None = None) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, state_dir: str | Path) -> Store:
+        """Open (creating if needed) ``state_dir/watcher.db`` and apply migrations."""
+        directory = Path(state_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / DB_NAME
+            conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the state database in {directory}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+            db = Database(conn)
+            migrations.apply(db)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot prepare the state database {path}: {exc}") from exc
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        cursor = self.db.execute(sql, list(params))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
+        cursor = self.db.execute(sql, list(params))
+        names = [c[0] for c in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    # --- sources ---------------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable[tuple[str, str, str, str]]) -> None:
+        """Make sure each configured ``(id, kind, url, name)`` has a row."""
+        with self.db.atomic():
+            for sid, kind, url, name in sources:
+                self.db.execute(
+                    "INSERT INTO sources (id, kind, url, name) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, url = excluded.url, "
+                    "name = excluded.name, "
+                    # A source whose address changed starts over: its validators are stale.
+                    "etag = CASE WHEN sources.url = excluded.url THEN sources.etag END, "
+                    "last_modified = CASE WHEN sources.url = excluded.url "
+                    "THEN sources.last_modified END",
+                    [sid, kind, url, name],
+                )
+
+    def source_state(self, source_id: str) -> SourceState:
+        row = self._one("SELECT * FROM sources WHERE id = ?", [source_id])
+        if row is None:
+            return SourceState(id=source_id)
+        return SourceState(
+            id=row["id"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            baseline_at=parse_isoformat(row["baseline_at"]),
+            last_poll_at=parse_isoformat(row["last_poll_at"]),
+            last_ok_at=parse_isoformat(row["last_ok_at"]),
+            state=row["state"],
+            failures=row["failures"],
+            failing_since=parse_isoformat(row["failing_since"]),
+            last_error=row["last_error"],
+        )
+
+    def record_poll_ok(
+        self,
+        source_id: str,
+        *,
+        now: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        baseline: bool,
+    ) -> None:
+        """A successful poll: keep validators, clear failures, end the baseline."""
+        stamp = isoformat(now)
+        self.db.execute(
+            "UPDATE sources SET etag = ?, last_modified = ?, last_poll_at = ?, last_ok_at = ?, "
+            "state = 'ok', failures = 0, failing_since = NULL, last_error = NULL, "
+            "baseline_at = CASE WHEN ? THEN COALESCE(baseline_at, ?) ELSE baseline_at END "
+            "WHERE id = ?",
+            [etag, last_modified, stamp, stamp, baseline, stamp, source_id],
+        )
+        self.db.conn.commit()
+
+    def record_poll_failure(self, source_id: str, *, now: datetime, state: str, error: str) -> int:
+        """A failed poll; returns the number of consecutive failures."""
+        stamp = isoformat(now)
+        self.db.execute(
+            "UPDATE sources SET last_poll_at = ?, state = ?, failures = failures + 1, "
+            "failing_since = COALESCE(failing_since, ?), last_error = ? WHERE id = ?",
+            [stamp, state, stamp, error[:500], source_id],
+        )
+        self.db.conn.commit()
+        row = self._one("SELECT failures FROM sources WHERE id = ?", [source_id])
+        return int(row["failures"]) if row else 0
+
+    # --- articles --------------------------------------------------------------------
+
+    def find_article(self, url: str) -> StoredArticle | None:
+        """The article known under ``url`` (its canonical URL or an alias)."""
+        row = self._one("SELECT * FROM articles WHERE url = ?", [url]) or self._one(
+            "SELECT a.* FROM article_urls u JOIN articles a ON a.id = u.article_id WHERE u.url = ?",
+            [url],
+        )
+        return _stored_article(row) if row else None
+
+    def latest_version(self, article_id: int) -> Version | None:
+        row = self._one(
+            "SELECT v.* FROM versions v JOIN articles a ON a.id = v.article_id "
+            "AND v.number = a.version WHERE a.id = ?",
+            [article_id],
+        )
+        if row is None:
+            return None
+        return Version(
+            article_id=row["article_id"],
+            number=row["number"],
+            title=row["title"],
+            text=row["text"],
+            content_hash=row["content_hash"],
+            fetched_at=parse_isoformat(row["fetched_at"]) or datetime.min,
+        )
+
+    def mentions(self, article_id: int, version: int) -> tuple[VendorMatch, ...]:
+        return tuple(
+            VendorMatch(
+                name=row["vendor"],
+                matched=tuple(json.loads(row["matched"])),
+                snippets=tuple(json.loads(row["snippets"])),
+            )
+            for row in self._all(
+                "SELECT * FROM mentions WHERE article_id = ? AND version = ? ORDER BY rowid",
+                [article_id, version],
+            )
+        )
+
+    def add_placeholder(self, *, source_id: str, url: str, now: datetime, silent: bool) -> None:
+        """Remember an article URL whose page could not be read yet (no version).
+
+        During a baseline this keeps the article silent when it is read later.
+        """
+        self.db.execute(
+            "INSERT INTO articles (url, source_id, first_seen_at, silent) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (url) DO NOTHING",
+            [url, source_id, isoformat(now), int(silent)],
+        )
+        self.db.conn.commit()
+
+    def touch_article(
+        self,
+        article_id: int,
+        *,
+        now: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        entry_updated_at: datetime | None,
+    ) -> None:
+        """Checked, and nothing material changed: only bookkeeping is written."""
+        self.db.execute(
+            "UPDATE articles SET last_checked_at = ?, etag = COALESCE(?, etag), "
+            "last_modified = COALESCE(?, last_modified), "
+            "entry_updated_at = COALESCE(?, entry_updated_at) WHERE id = ?",
+            [isoformat(now), etag, last_modified, isoformat(entry_updated_at), article_id],
+        )
+        self.db.conn.commit()
+
+    def record_article(
+        self,
+        *,
+        source_id: str,
+        url: str,
+        aliases: Iterable[str],
+        article: Article,
+        version: NewVersion,
+        silent: bool,
+        etag: str | None,
+        last_modified: str | None,
+        entry_updated_at: datetime | None,
+    ) -> int:
+        """Write a new version of an article (creating the article if needed), its
+        vendor mentions, and the events announcing it with their outbox rows, all in one
+        transaction. Returns the article id."""
+        now = isoformat(version.fetched_at)
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO articles (url, source_id, first_seen_at, silent) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (url) DO NOTHING",
+                [url, source_id, now, int(silent)],
+            )
+            row = self._one("SELECT id FROM articles WHERE url = ?", [url])
+            assert row is not None
+            article_id = int(row["id"])
+            self.db.execute(
+                "UPDATE articles SET last_checked_at = ?, entry_updated_at = ?, title = ?, "
+                "published_at = ?, modified_at = ?, language = ?, author = ?, version = ?, "
+                "etag = ?, last_modified = ? WHERE id = ?",
+                [
+                    now,
+                    isoformat(entry_updated_at),
+                    version.title,
+                    isoformat(article.published_at),
+                    isoformat(article.modified_at),
+                    article.language,
+                    article.author,
+                    version.number,
+                    etag,
+                    last_modified,
+                    article_id,
+                ],
+            )
+            for alias in aliases:
+                if alias != url:
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)",
+                        [alias, article_id],
+                    )
+            self.db.execute(
+                "INSERT INTO versions (article_id, number, title, text, content_hash, "
+                "fetched_at, change) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    article_id,
+                    version.number,
+                    version.title,
+                    version.text,
+                    version.content_hash,
+                    now,
+                    json.dumps(version.change.to_dict(), ensure_ascii=False)
+                    if version.change
+                    else None,
+                ],
+            )
+            for vendor in version.vendors:
+                self.db.execute(
+                    "INSERT INTO mentions (article_id, version, vendor, matched, snippets) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        article_id,
+                        version.number,
+                        vendor.name,
+                        json.dumps(list(vendor.matched), ensure_ascii=False),
+                        json.dumps(list(vendor.snippets), ensure_ascii=False),
+                    ],
+                )
+            for event, sink_ids in version.events:
+                self._enqueue(event, sink_ids, article_id, version.number)
+        return article_id
+
+    def _enqueue(
+        self, event: Event, sink_ids: Iterable[str], article_id: int | None, version: int | None
+    ) -> None:
+        created = isoformat(event.created_at)
+        self.db.execute(
+            "INSERT OR IGNORE INTO events (id, type, article_id, version, created_at, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                event.id,
+                event.type,
+                article_id,
+                version,
+                created,
+                json.dumps(event.to_dict(), ensure_ascii=False),
+            ],
+        )
+        for sink_id in sink_ids:
+            self.db.execute(
+                "INSERT OR IGNORE INTO outbox (event_id, sink_id, next_attempt_at) "
+                "VALUES (?, ?, ?)",
+                [event.id, sink_id, created],
+            )
+
+    # --- outbox ----------------------------------------------------------------------
+
+    def due_deliveries(self, sink_id: str, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Pending events for one sink whose next attempt is due, oldest first."""
+        return [
+            Delivery(
+                event=Event.from_dict(json.loads(row["payload"])),
+                sink_id=sink_id,
+                attempts=row["attempts"],
+            )
+            for row in self._all(
+                "SELECT o.attempts, e.payload FROM outbox o JOIN events e ON e.id = o.event_id "
+                "WHERE o.sink_id = ? AND o.status = 'pending' AND o.next_attempt_at <= ? "
+                "ORDER BY e.created_at, e.rowid LIMIT ?",
+                [sink_id, isoformat(now), limit],
+            )
+        ]
+
+    def mark_sent(self, event_id: str, sink_id: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
+            "last_error = NULL WHERE event_id = ? AND sink_id = ?",
+            [isoformat(now), event_id, sink_id],
+        )
+        self.db.conn.commit()
+
+    def mark_failed(
+        self, event_id: str, sink_id: str, *, error: str, next_attempt_at: datetime | None
+    ) -> None:
+        """Count a failed attempt; ``next_attempt_at=None`` parks the event as dead."""
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, "
+            "status = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END, "
+            "next_attempt_at = COALESCE(?, next_attempt_at) WHERE event_id = ? AND sink_id = ?",
+            [
+                error[:500],
+                isoformat(next_attempt_at),
+                isoformat(next_attempt_at),
+                event_id,
+                sink_id,
+            ],
+        )
+        self.db.conn.commit()
+
+    def outbox_counts(self) -> dict[tuple[str, str], int]:
+        """``{(sink_id, status): count}``."""
+        return {
+            (row["sink_id"], row["status"]): row["n"]
+            for row in self._all(
+                "SELECT sink_id, status, COUNT(*) AS n FROM outbox GROUP BY sink_id, status"
+            )
+        }
+
+
+def _stored_article(row: dict[str, Any]) -> StoredArticle:
+    first_seen = parse_isoformat(row["first_seen_at"])
+    assert first_seen is not None
+    return StoredArticle(
+        id=row["id"],
+        url=row["url"],
+        source_id=row["source_id"],
+        version=row["version"],
+        silent=bool(row["silent"]),
+        first_seen_at=first_seen,
+        last_checked_at=parse_isoformat(row["last_checked_at"]),
+        entry_updated_at=parse_isoformat(row["entry_updated_at"]),
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+    )
