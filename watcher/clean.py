@@ -86,9 +86,12 @@ _SPAM_WEAK = re.compile(
 _SENTENCE_END = re.compile(r"[.!?…»\"”]\s*$")
 # Photo agencies and credit words: a short block made only of these is an image credit.
 _CREDIT_WORDS = frozenset(
-    "getty images afp epa reuters ap pa media shutterstock istock istockphoto alamy bloomberg "
-    "via sipa abaca maxppp hans lucas photo photos credit credits illustration dr archives "
-    "/ © - , ( ) & and et".split()
+    {
+        "getty", "images", "afp", "epa", "reuters", "ap", "pa", "media", "shutterstock",
+        "istock", "istockphoto", "alamy", "bloomberg", "via", "sipa", "abaca", "maxppp",
+        "hans", "lucas", "photo", "photos", "credit", "credits", "illustration", "dr",
+        "archives", "/", "©", "-", ",", "(", ")", "&", "and", "et",
+    }
 )  # fmt: skip
 _CAPTION = re.compile(r"(?:^|[,;(\s])(?:photo|credit|credits|image|illustration)\s?:\s|©")
 

@@ -168,17 +168,17 @@ def once(opts: _Options, source_ids: tuple[str, ...]) -> None:
             return await watcher.run_once(source_ids)
 
     report = asyncio.run(go())
-    width = max((len(s.source_id) for s in report.sources), default=6)
+    width = max([6, *(len(s.source_id) for s in report.sources)])
     click.echo(
-        f"{'source':<{width}}  status        entries  new  updated  unchanged  failed  events"
+        f"{'source':<{width}}  status        entries  new  updated  unchanged  skipped  failed  events"
     )
     for s in report.sources:
         status = "error" if not s.ok else ("not modified" if s.not_modified else "ok")
         status += " (baseline)" if s.baseline and s.ok else ""
         click.echo(
             f"{s.source_id:<{width}}  {status:<13} {s.entries:>7} {s.count('new'):>4} "
-            f"{s.count('updated'):>8} {s.count('unchanged'):>10} {s.count('failed'):>7} "
-            f"{s.events:>7}"
+            f"{s.count('updated'):>8} {s.count('unchanged'):>10} {s.count('skipped'):>8} "
+            f"{s.count('failed'):>7} {s.events:>7}"
         )
         if s.error:
             click.secho(f"{'':<{width}}  {s.error}", fg="yellow")

@@ -166,12 +166,19 @@ def find_dates(
 ) -> tuple[datetime | None, datetime | None]:
     """``(published, modified)`` from a byline such as "Publié le 10 février 2022 à 14h30,
     mis à jour le 11 février 2022" or "Published 6 September 2007. Updated …"."""
-    modified = None
     mod = _MODIFIED.search(text)
-    if mod:
-        modified = parse_date(text[mod.end() : mod.end() + 80], language=language, now=now)
-        # What follows "mis à jour le" is the modification date, never the publication.
-        text = text[: mod.start()] + " " + text[mod.end() + 80 :]
     pub = _PUBLISHED.search(text)
-    window = text[pub.end() : pub.end() + 120] if pub else text
-    return parse_date(window, language=language, now=now), modified
+
+    def after(found: re.Match[str], other: re.Match[str] | None) -> str:
+        # The date follows its keyword, and stops where the other keyword starts.
+        end = found.end() + 80
+        if other is not None and other.start() > found.start():
+            end = min(end, other.start())
+        return text[found.end() : end]
+
+    modified = parse_date(after(mod, pub), language=language, now=now) if mod else None
+    if pub:
+        published = parse_date(after(pub, mod), language=language, now=now)
+    else:
+        published = parse_date(text[: mod.start()] if mod else text, language=language, now=now)
+    return published, modified

@@ -102,10 +102,25 @@ def _mostly_latin(content: bytes) -> bool:
     return high < len(sample) * 0.3
 
 
+def _reads_as_cp1252(content: bytes) -> bool:
+    """cp1252 decodes it, and its non-ASCII characters are Western letters and
+    typography (é, ç, ’, «, €...) rather than the symbols other encodings become."""
+    try:
+        text = content[:65536].decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    high = [c for c in text if ord(c) > 127]
+    plausible = sum(1 for c in high if c.isalpha() or c in "’‘“”«»–—…€°·•©®™\u00a0")
+    return plausible >= len(high) * 0.9
+
+
 def _guess(content: bytes) -> str:
+    # Undeclared legacy pages are windows-1252 in browsers' Western locales; only when
+    # the bytes clearly are something else do we ask the detector.
+    if _reads_as_cp1252(content):
+        return "cp1252"
     best = charset_normalizer.from_bytes(content[:65536]).best()
     name = normalize_label(best.encoding) if best is not None else None
-    # Detection is least sure on short Western text; browsers fall back to cp1252 too.
     return name or "cp1252"
 
 

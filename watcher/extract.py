@@ -132,7 +132,9 @@ class _Exit:
     outer: str
 
 
-def _push_children(stack: list[tuple[LexborNode, bool] | _Exit], node: LexborNode, in_link: bool) -> None:
+def _push_children(
+    stack: list[tuple[LexborNode, bool] | _Exit], node: LexborNode, in_link: bool
+) -> None:
     child = node.last_child
     while child is not None:
         stack.append((child, in_link))

@@ -105,7 +105,9 @@ class VendorMatcher:
         folded, index = fold_with_map(document)
         to_original = (lambda i: i) if index is None else index.__getitem__
         to_folded = (lambda i: i) if index is None else (lambda i: _first_at_or_after(index, i))
+        body_start = len(title) + 2
         found: dict[str, tuple[list[str], list[str]]] = {}
+        title_snippets: dict[str, str] = {}
         claimed: list[tuple[int, int]] = []
         for compiled in self._terms:
             haystack = document if compiled.term.case_sensitive else folded
@@ -124,11 +126,19 @@ class VendorMatcher:
                 terms, snippets = found.setdefault(compiled.vendor, ([], []))
                 if compiled.term.term not in terms:
                     terms.append(compiled.term.term)
+                if start < body_start:
+                    # The title is shown anyway: quote it only if the body never names it.
+                    title_snippets.setdefault(compiled.vendor, title.strip())
+                    continue
                 snippet = _snippet(document, start, end)
                 if len(snippets) < _MAX_SNIPPETS and snippet not in snippets:
                     snippets.append(snippet)
         return tuple(
-            VendorMatch(name=name, matched=tuple(found[name][0]), snippets=tuple(found[name][1]))
+            VendorMatch(
+                name=name,
+                matched=tuple(found[name][0]),
+                snippets=tuple(found[name][1]) or (title_snippets[name],),
+            )
             for name in self.vendor_names
             if name in found
         )

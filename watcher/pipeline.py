@@ -33,7 +33,7 @@ from watcher.match import VendorMatcher, fold_with_map
 from watcher.models import Entry, Event, EventArticle, EventType, VendorMatch, utcnow
 from watcher.sources import SOURCE_KINDS
 from watcher.sources.base import Fetch
-from watcher.store import NewVersion, Store, StoredArticle
+from watcher.store import NewVersion, SourceState, Store, StoredArticle
 from watcher.urls import canonicalize
 
 log = structlog.get_logger("watcher.pipeline")
@@ -95,6 +95,9 @@ def source_state_for(exc: SourceError) -> str:
 async def process_source(ctx: Context, source: SourceConfig) -> SourceReport:
     """Poll one source and process every entry that is due. Never raises SourceError."""
     state = ctx.store.source_state(source.id)
+    if state is None:  # configured after the daemon started (or called directly)
+        ctx.store.sync_sources([(source.id, source.kind, source.url, source.name)])
+        state = SourceState(id=source.id)
     baseline = state.baseline_at is None and not ctx.notify_baseline
     report = SourceReport(source_id=source.id, baseline=baseline)
     bound = log.bind(source=source.id)
@@ -110,13 +113,24 @@ async def process_source(ctx: Context, source: SourceConfig) -> SourceReport:
         return report
     for warning in poll.warnings:
         bound.warning("source.warning", warning=warning)
-    if not poll.not_modified:
-        report.entries = len(poll.entries)
-        outcomes = await asyncio.gather(
-            *(_process_entry(ctx, source, entry, baseline, report) for entry in poll.entries)
-        )
-        for outcome in outcomes:
-            report.counts[outcome] = report.counts.get(outcome, 0) + 1
+    entries = [] if poll.not_modified else list(poll.entries)
+    report.entries = len(entries)
+    # Edits are found by re-reading young articles on their own schedule, whether or not
+    # the feed changed (most sites edit an article without touching their feed).
+    listed = {e.url for e in entries}
+    now = ctx.clock()
+    for due in ctx.store.articles_due(
+        source.id,
+        first_seen_after=now - timedelta(seconds=source.recheck_for),
+        checked_before=now - timedelta(seconds=source.recheck_every),
+    ):
+        if due.url not in listed:
+            entries.append(Entry(url=due.url))
+    outcomes = await asyncio.gather(
+        *(_process_entry(ctx, source, entry, baseline, report) for entry in entries)
+    )
+    for outcome in outcomes:
+        report.counts[outcome] = report.counts.get(outcome, 0) + 1
     report.not_modified = poll.not_modified
     ctx.store.record_poll_ok(
         source.id, now=ctx.clock(), etag=poll.etag, last_modified=poll.last_modified, baseline=True
@@ -178,6 +192,21 @@ def on_topic(source: SourceConfig, title: str, text: str) -> bool:
     if not source.require_any:
         return True
     return bool(_topic_pattern(source.require_any).search(fold_with_map(f"{title}\n{text}")[0]))
+
+
+def _remember_failure(
+    ctx: Context, source: SourceConfig, entry: Entry, known: StoredArticle | None, baseline: bool
+) -> None:
+    """A page that could not be read is remembered (silently, if found by a baseline) and
+    tried again on the re-check schedule, not at every poll."""
+    if known is None:
+        ctx.store.add_placeholder(
+            source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline
+        )
+    else:
+        ctx.store.touch_article(
+            known.id, now=ctx.clock(), etag=None, last_modified=None, entry_updated_at=None
+        )
 
 
 async def _process_entry(

@@ -144,10 +144,11 @@ class Store:
                     [sid, kind, url, name],
                 )
 
-    def source_state(self, source_id: str) -> SourceState:
+    def source_state(self, source_id: str) -> SourceState | None:
+        """What is known of a source, or ``None`` if it has no row yet."""
         row = self._one("SELECT * FROM sources WHERE id = ?", [source_id])
         if row is None:
-            return SourceState(id=source_id)
+            return None
         return SourceState(
             id=row["id"],
             etag=row["etag"],
@@ -239,11 +240,30 @@ class Store:
         During a baseline this keeps the article silent when it is read later.
         """
         self.db.execute(
-            "INSERT INTO articles (url, source_id, first_seen_at, silent) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (url) DO NOTHING",
-            [url, source_id, isoformat(now), int(silent)],
+            "INSERT INTO articles (url, source_id, first_seen_at, last_checked_at, silent) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+            [url, source_id, isoformat(now), isoformat(now), int(silent)],
         )
         self.db.conn.commit()
+
+    def articles_due(
+        self,
+        source_id: str,
+        *,
+        first_seen_after: datetime,
+        checked_before: datetime,
+        limit: int = 200,
+    ) -> list[StoredArticle]:
+        """A source's young articles not checked recently: candidates for an edit check."""
+        return [
+            _stored_article(row)
+            for row in self._all(
+                "SELECT * FROM articles WHERE source_id = ? AND first_seen_at >= ? "
+                "AND (last_checked_at IS NULL OR last_checked_at <= ?) "
+                "ORDER BY last_checked_at LIMIT ?",
+                [source_id, isoformat(first_seen_after), isoformat(checked_before), limit],
+            )
+        ]
 
     def touch_article(
         self,

@@ -16,12 +16,20 @@ _TRACKING_NAMES = frozenset(
     }
 )  # fmt: skip
 _TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_", "matomo_", "piwik_")
+# Generic names that are tracking only when their value names a channel (?src=rss).
+_CHANNEL_PARAMS = frozenset({"src", "ref", "source", "from", "origin", "feed", "channel"})
+_CHANNEL_VALUES = frozenset(
+    {"rss", "rss2", "atom", "feed", "feeds", "newsletter", "email", "twitter", "facebook",
+     "linkedin", "social", "push", "syndication"}
+)  # fmt: skip
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _MULTI_SLASH = re.compile(r"/{2,}")
 
 
-def is_tracking_param(name: str) -> bool:
+def is_tracking_param(name: str, value: str = "") -> bool:
     lowered = name.lower()
+    if lowered in _CHANNEL_PARAMS:
+        return value.lower() in _CHANNEL_VALUES
     return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
 
 
@@ -46,7 +54,7 @@ def canonicalize(url: str, base: str | None = None) -> str:
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not is_tracking_param(k)
+        if not is_tracking_param(k, v)
     ]
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 

@@ -15,16 +15,22 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 
 from watcher.config import DeliverySettings
 from watcher.errors import DeliveryError
-from watcher.models import utcnow
-from watcher.notify.base import Sink
+from watcher.models import Event, utcnow
 from watcher.store import Store
 
 log = structlog.get_logger("watcher.deliver")
+
+
+class Sender(Protocol):
+    """All the outbox needs of a sink."""
+
+    async def send(self, event: Event) -> None: ...
 
 
 @dataclass
@@ -57,7 +63,7 @@ class Outbox:
     def __init__(
         self,
         store: Store,
-        sinks: Mapping[str, Sink],
+        sinks: Mapping[str, Sender],
         settings: DeliverySettings,
         *,
         clock: Callable[[], datetime] = utcnow,
@@ -75,7 +81,7 @@ class Outbox:
         )
         return report
 
-    async def _drain(self, sink_id: str, sink: Sink, report: DeliveryReport, batch: int) -> None:
+    async def _drain(self, sink_id: str, sink: Sender, report: DeliveryReport, batch: int) -> None:
         for delivery in self._store.due_deliveries(sink_id, self._clock(), batch):
             event = delivery.event
             try:

@@ -96,7 +96,9 @@ def parse_feed(
                 url=canonical,
                 title=(item.get("title") or "").strip() or None,
                 published_at=_moment(item.get("published_parsed")),
-                updated_at=_moment(item.get("updated_parsed")),
+                # feedparser maps a missing "updated" to "published" with a deprecation
+                # warning; ask the dict itself so a missing value stays missing.
+                updated_at=_moment(dict.get(item, "updated_parsed")),
                 guid=item.get("id") or None,
             )
         )
