@@ -1,0 +1,223 @@
+"""A small simulated news site and webhook receiver, for tests and benchmarks.
+
+``SimSite`` holds articles and answers requests for its RSS feed and article pages,
+with ETag/Last-Modified validators, so it can back a respx route (unit tests) or a real
+HTTP server on 127.0.0.1 (end-to-end tests, benchmarks). Pages look like a real news
+site: navigation, share bar, the article, a rotating "related" block, a view counter
+and a footer, so that cosmetic churn exists to be ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class SimArticle:
+    slug: str
+    title: str
+    paragraphs: list[str]
+    published: datetime = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    language: str = "fr"
+    # Cosmetic state: changes here must never count as edits.
+    related: list[str] = field(default_factory=lambda: ["Autre actualité du jour"])
+    views: int = 0
+    spacing: str = " "
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def article_page(article: SimArticle, base: str) -> str:
+    """An article page with the furniture of a real news site."""
+    paragraphs = "\n".join(
+        f"<p>{html.escape(p).replace(' ', article.spacing)}</p>" for p in article.paragraphs
+    )
+    related = "".join(
+        f'<li><a href="{base}/related/{i}">{html.escape(t)}</a></li>'
+        for i, t in enumerate(article.related)
+    )
+    return f"""<!DOCTYPE html>
+<html lang="{article.language}"><head><meta charset="utf-8">
+<title>{html.escape(article.title)} | Sim Santé</title>
+<meta property="og:site_name" content="Sim Santé">
+<meta property="article:published_time" content="{article.published.isoformat()}">
+<link rel="canonical" href="{base}/articles/{article.slug}">
+</head><body>
+<header class="site-header"><a href="/">Sim Santé</a><nav><a href="/e-sante">e-santé</a> <a href="/hopital">Hôpital</a></nav></header>
+<div class="share-bar">Partager sur Facebook · Partager sur LinkedIn</div>
+<main><article>
+<h1>{html.escape(article.title)}</h1>
+<div class="article-body">
+{paragraphs}
+</div>
+</article>
+<aside class="related"><h2>À lire aussi</h2><ul>{related}</ul></aside>
+</main>
+<footer class="site-footer"><p>Cet article a été lu {article.views} fois.</p><p>© Sim Santé 2026</p></footer>
+</body></html>"""
+
+
+def rss(site_title: str, base: str, articles: list[SimArticle]) -> str:
+    items = "\n".join(
+        f"""<item><title>{html.escape(a.title)}</title>
+<link>{base}/articles/{a.slug}?utm_source=rss&amp;utm_medium=feed</link>
+<guid isPermaLink="false">{a.slug}</guid>
+<pubDate>{format_datetime(a.published)}</pubDate></item>"""
+        for a in articles
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>{html.escape(site_title)}</title><link>{base}/</link>
+<description>Simulated health-IT news</description>
+{items}
+</channel></rss>"""
+
+
+class SimSite:
+    """The site's state; ``handle()`` answers one GET like a well-behaved server."""
+
+    def __init__(self, base: str = "http://sim.example", title: str = "Sim Santé") -> None:
+        self.base = base
+        self.title = title
+        self.articles: dict[str, SimArticle] = {}
+        self.order: list[str] = []
+        self.failing: dict[str, int] = {}  # path -> status to answer with
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+
+    def add(self, article: SimArticle) -> SimArticle:
+        with self._lock:
+            self.articles[article.slug] = article
+            self.order.insert(0, article.slug)
+        return article
+
+    def feed_articles(self) -> list[SimArticle]:
+        return [self.articles[s] for s in self.order]
+
+    def handle(self, path: str, headers: dict[str, str]) -> Response:
+        with self._lock:
+            self.requests.append((path, dict(headers)))
+            bare = path.split("?")[0]
+            if bare in self.failing:
+                return Response(self.failing[bare], {"Content-Type": "text/plain"}, b"failure")
+            if bare == "/feed.xml":
+                body = rss(self.title, self.base, self.feed_articles()).encode()
+                content_type = "application/rss+xml; charset=utf-8"
+            elif bare.startswith("/articles/") and bare.removeprefix("/articles/") in self.articles:
+                article = self.articles[bare.removeprefix("/articles/")]
+                body = article_page(article, self.base).encode()
+                content_type = "text/html; charset=utf-8"
+            else:
+                return Response(404, {"Content-Type": "text/plain"}, b"not found")
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if lowered.get("if-none-match") == etag:
+            return Response(304, {"ETag": etag}, b"")
+        return Response(200, {"Content-Type": content_type, "ETag": etag}, body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    site: SimSite
+
+    def do_GET(self) -> None:
+        answer = self.site.handle(self.path, dict(self.headers))
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """Records POSTs; answers ``status`` (set it to 500 to simulate an outage)."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.status = 200
+        self._changed = threading.Condition()
+
+    def record(self, headers: dict[str, str], body: bytes) -> int:
+        with self._changed:
+            status = self.status
+            if status < 300:
+                self.received.append(Received({k.lower(): v for k, v in headers.items()}, body))
+            self._changed.notify_all()
+        return status
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until ``count`` deliveries were accepted (or time out): no polling."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    receiver: WebhookReceiver
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        status = self.receiver.record(dict(self.headers), body)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def serve_site(site: SimSite) -> Iterator[str]:
+    """Serve ``site`` on 127.0.0.1 (its ``base`` is set to the real address)."""
+    handler = type("SiteHandler", (_Handler,), {"site": site})
+    with _serve(handler) as base:
+        site.base = base
+        yield base
+
+
+@contextmanager
+def serve_receiver(receiver: WebhookReceiver) -> Iterator[str]:
+    handler = type("ReceiverHandler", (_ReceiverHandler,), {"receiver": receiver})
+    with _serve(handler) as base:
+        yield base + "/hook"

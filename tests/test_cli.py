@@ -1,0 +1,133 @@
+"""The CLI: thin, documented, one red line per user error, exit codes that mean something."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import httpx
+import pytest
+import respx
+from click.testing import CliRunner
+
+from tests.sim import SimArticle, SimSite
+from watcher.cli import cli
+
+Write = Callable[..., Path]
+
+CONFIG = """
+vendors:
+  - name: Oracle Health
+    aliases: [Cerner]
+sources:
+  - id: sim
+    name: Sim Santé
+    url: https://sim.example/feed.xml
+    language: fr
+sinks:
+  - id: log
+    kind: log
+"""
+
+
+def commands(group: click.Group) -> list[tuple[str, click.Command]]:
+    return sorted(group.commands.items())
+
+
+@pytest.mark.parametrize(("name", "command"), commands(cli))
+def test_every_command_has_help_with_an_example(name: str, command: click.Command) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0
+    assert command.help and "Example:" in command.help, (
+        f"watcher {name} needs an Example in its help"
+    )
+
+
+def test_check_prints_what_would_run(write_config: Write, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--config", str(write_config(CONFIG)), "--state", str(tmp_path), "check"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "sim" in result.output and "https://sim.example/feed.xml" in result.output
+    assert "Oracle Health: Oracle Health, Cerner" in result.output
+    assert "configuration OK" in result.output
+
+
+def test_config_errors_exit_2_with_one_line_per_problem(write_config: Write) -> None:
+    path = write_config("sources:\n  - id: a\n    url: https://a.example/\n    intervall: 5m\n")
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        'error: sources.yaml:4: source "a": unknown key "intervall" (did you mean "interval"?)'
+    )
+
+
+def test_config_path_from_the_environment(write_config: Write, tmp_path: Path) -> None:
+    path = write_config(CONFIG)
+    result = CliRunner().invoke(
+        cli, ["check"], env={"WATCHER_CONFIG": str(path), "WATCHER_STATE": str(tmp_path)}
+    )
+    assert result.exit_code == 0 and str(tmp_path / "watcher.db") in result.output
+
+
+def test_unknown_source_id_is_a_user_error(write_config: Write, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(write_config(CONFIG)),
+            "--state",
+            str(tmp_path),
+            "once",
+            "--source",
+            "nope",
+        ],
+    )
+    assert result.exit_code == 2 and "no source with id 'nope'" in result.output
+
+
+def test_unusable_state_directory_exits_1(write_config: Write, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(
+        cli, ["--config", str(write_config(CONFIG)), "--state", str(blocker / "s"), "once"]
+    )
+    assert result.exit_code == 1 and "cannot open the state database" in result.output
+
+
+def test_once_polls_and_reports(write_config: Write, tmp_path: Path) -> None:
+    site = SimSite(base="https://sim.example")
+    site.add(
+        SimArticle(
+            "a1", "Rennes choisit Cerner", ["Le CHU de Rennes a choisi Cerner pour son DPI."]
+        )
+    )
+    args = [
+        "--config",
+        str(write_config(CONFIG)),
+        "--state",
+        str(tmp_path / "state"),
+        "--log-level",
+        "warning",
+        "once",
+    ]
+    with respx.mock:
+        respx.route(host="sim.example").mock(side_effect=lambda request: _answer(site, request))
+        first = CliRunner().invoke(cli, args)
+        site.add(
+            SimArticle(
+                "a2", "Nantes choisit Cerner", ["Le CHU de Nantes a choisi Cerner à son tour."]
+            )
+        )
+        second = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "ok (baseline)" in first.output
+    assert second.exit_code == 0, second.output
+    assert "[article.new] Sim Santé: Nantes choisit Cerner" in second.output  # the log sink
+    assert "delivered: 1 sent, 0 to retry, 0 dead" in second.output
+
+
+def _answer(site: SimSite, request: httpx.Request) -> httpx.Response:
+    answer = site.handle(request.url.raw_path.decode(), dict(request.headers))
+    return httpx.Response(answer.status, headers=answer.headers, content=answer.body)

@@ -1,0 +1,79 @@
+"""Only words and numbers count: cosmetic edits are never changes, material ones always."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.diff import compare, content_hash, split_sentences
+
+BODY = (
+    "Le CHU de Rennes a choisi le DPI de Dedalus. Le contrat porte sur 1,5 million d'euros.\n\n"
+    "Le déploiement commencera en décembre 2019 dans 12 services."
+)
+
+
+@pytest.mark.parametrize(
+    ("label", "new"),
+    [
+        ("whitespace", BODY.replace(" ", "  ").replace("\n\n", "\n\n\n")),
+        ("case", BODY.upper()),
+        ("typographic apostrophe", BODY.replace("d'euros", "d’euros")),
+        ("lost apostrophe", BODY.replace("d'euros", "deuros")),
+        ("punctuation only", BODY.replace(".", " !")),
+        (
+            "soft hyphen and zero-width space",
+            BODY.replace("déploiement", "dé\u00adploie\u200bment"),
+        ),
+        ("accents lost", BODY.replace("é", "e")),
+        ("non-breaking spaces", BODY.replace(" ", "\u00a0")),
+        ("thousands separator", BODY.replace("12 services", "12 services")),
+    ],
+)
+def test_cosmetic_edits_are_not_changes(label: str, new: str) -> None:
+    assert compare("Titre", BODY, "Titre", new, from_version=1) is None
+    assert content_hash("Titre", BODY) == content_hash("Titre", new)
+
+
+@pytest.mark.parametrize(
+    ("label", "new", "removed", "added"),
+    [
+        ("figure", BODY.replace("1,5 million", "15 millions"), 1, 1),
+        ("decimal figure", BODY.replace("1,5", "2,5"), 1, 1),
+        ("date", BODY.replace("décembre 2019", "décembre 2024"), 1, 1),
+        ("name", BODY.replace("Rennes", "Nantes"), 1, 1),
+        ("sentence added", BODY + " Il concerne 3 000 lits.", 0, 1),
+        ("paragraph removed", BODY.split("\n\n")[0], 1, 0),
+    ],
+)
+def test_material_edits_are_changes(label: str, new: str, removed: int, added: int) -> None:
+    change = compare("Titre", BODY, "Titre", new, from_version=3)
+    assert change is not None
+    assert change.from_version == 3
+    assert (len(change.removed), len(change.added)) == (removed, added)
+    assert change.diff.startswith("--- version 3\n+++ version 4")
+    assert content_hash("Titre", BODY) != content_hash("Titre", new)
+
+
+def test_retitle_is_a_change_and_shows_in_the_diff() -> None:
+    change = compare("Dedalus gagne", BODY, "Dedalus perd", BODY, from_version=1)
+    assert change is not None and change.title_changed
+    assert "-Dedalus gagne\n+Dedalus perd" in change.diff
+    assert change.added == () and change.removed == ()
+
+
+def test_unified_diff_shows_changed_sentence_with_context() -> None:
+    new = BODY.replace("1,5 million", "2 millions")
+    change = compare("T", BODY, "T", new, from_version=1)
+    assert change is not None
+    assert "-Le contrat porte sur 1,5 million d'euros." in change.diff
+    assert "+Le contrat porte sur 2 millions d'euros." in change.diff
+    assert " Le CHU de Rennes a choisi le DPI de Dedalus." in change.diff
+
+
+def test_split_sentences() -> None:
+    assert split_sentences("Un. Deux ? « Trois » dit-il.\n\nQuatre") == [
+        "Un.",
+        "Deux ?",
+        "« Trois » dit-il.",
+        "Quatre",
+    ]

@@ -1,0 +1,55 @@
+"""Decide the encoding once, from bytes: BOM, header, <meta>, detection (cp1252 for latin-1)."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from watcher.encoding import decode_html, detect_encoding
+
+FRENCH = "<p>Le Groupement d’Intérêt Public « e-santé » a été créé.</p>"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "expected"),
+    [
+        (FRENCH.encode("utf-8"), "text/html; charset=utf-8", "utf-8"),
+        (FRENCH.encode("utf-8"), "text/html", "utf-8"),
+        (FRENCH.encode("utf-8"), None, "utf-8"),
+        # latin-1 declared: decoded as cp1252, so the curly apostrophe (0x92) survives
+        (FRENCH.encode("cp1252"), "text/html; charset=ISO-8859-1", "cp1252"),
+        (b'<meta charset="iso-8859-1">' + FRENCH.encode("cp1252"), None, "cp1252"),
+        (
+            b'<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+            + FRENCH.encode("cp1252"),
+            None,
+            "cp1252",
+        ),
+        # wrongly declared: utf-8 bytes served as latin-1, and cp1252 bytes served as utf-8
+        (FRENCH.encode("utf-8"), "text/html; charset=iso-8859-1", "utf-8"),
+        (FRENCH.encode("cp1252"), "text/html; charset=utf-8", "cp1252"),
+        # byte-order marks win over everything
+        (codecs.BOM_UTF8 + FRENCH.encode("utf-8"), "text/html; charset=iso-8859-1", "utf-8"),
+        (codecs.BOM_UTF16_LE + FRENCH.encode("utf-16-le"), None, "utf-16-le"),
+        # undeclared, not utf-8: detected
+        (FRENCH.encode("cp1252"), None, "cp1252"),
+    ],
+)
+def test_detect_encoding(content: bytes, content_type: str | None, expected: str) -> None:
+    assert detect_encoding(content, content_type) == expected
+
+
+def test_french_apostrophes_and_accents_survive_a_latin1_declaration() -> None:
+    text, _ = decode_html(FRENCH.encode("cp1252"), "text/html; charset=iso-8859-1")
+    assert "Groupement d’Intérêt Public « e-santé »" in text
+
+
+def test_undecodable_bytes_never_raise() -> None:
+    text, _ = decode_html(b"\xfa\xfb<p>ok</p>\x81\xc3", "text/html; charset=utf-8")
+    assert "ok" in text
+
+
+def test_unknown_charset_label_falls_back_to_detection() -> None:
+    text, encoding = decode_html(FRENCH.encode("utf-8"), "text/html; charset=x-nonsense")
+    assert encoding == "utf-8" and "Intérêt" in text

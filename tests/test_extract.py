@@ -1,0 +1,136 @@
+"""Extraction on real pages (tests/fixtures/articles/cases.yaml) and on small edge cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import FIXTURES, page_text
+from watcher.config import ExtractRules
+from watcher.extract import extract
+
+CASES: list[dict[str, Any]] = yaml.safe_load((FIXTURES / "articles" / "cases.yaml").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[Path(c["page"]).name.split(".html")[0] for c in CASES])
+def test_real_page(case: dict[str, Any]) -> None:
+    article = extract(page_text(case["page"]), case["url"])
+    text = article.text
+    for snippet in case["contains"]:
+        assert snippet in text, f"missing from body: {snippet!r}"
+    for snippet in case["absent"]:
+        assert snippet not in text, f"boilerplate in body: {snippet!r}"
+    assert article.title == case["title"]
+    assert article.language == case["language"]
+    if "published" in case:
+        assert article.published_at == datetime.fromisoformat(
+            case["published"].replace("Z", "+00:00")
+        )
+
+
+def test_inline_tags_do_not_split_words() -> None:
+    html = "<html><body><article><p>La commission europ<b>éenne</b> a validé le projet de dossier patient partagé.</p></article></body></html>"
+    article = extract(html, "https://example.org/a")
+    assert "La commission européenne a validé" in article.text
+
+
+def test_blocks_are_separated_and_br_splits_lines() -> None:
+    html = "<body><article><h2>Contexte</h2><p>Premier paragraphe assez long pour compter dans le score.</p><p>Deuxième ligne<br>troisième ligne du même bloc de texte.</p></article></body>"
+    article = extract(html, "https://example.org/a")
+    assert article.paragraphs == (
+        "Contexte",
+        "Premier paragraphe assez long pour compter dans le score.",
+        "Deuxième ligne",
+        "troisième ligne du même bloc de texte.",
+    )
+
+
+BOILERPLATE_PAGE = """
+<html lang="fr"><head><title>Le CHU de Nantes choisit Dedalus | Site Santé</title>
+<meta property="og:site_name" content="Site Santé"></head><body>
+<nav><a href="/">Accueil</a><a href="/e-sante">e-santé</a></nav>
+<div class="share-bar">Partager sur Facebook Partager sur Twitter</div>
+<article>
+  <h1>Le CHU de Nantes choisit Dedalus</h1>
+  <p>Publié le 10 février 2022</p>
+  <p>Le CHU de Nantes a retenu le DPI DxCare de Dedalus pour ses 3 000 lits, après un appel d'offres de dix-huit mois.</p>
+  <p>Lire aussi : Dedalus rachète une société de logiciels</p>
+  <p>Le déploiement commencera en septembre par les services de médecine, puis la chirurgie en 2023.</p>
+  <div class="newsletter">Inscrivez-vous à notre newsletter santé</div>
+  <p>Vos réactions</p>
+  <p>Afficher/Masquer les commentaires (1)</p>
+  <p>Super article, merci !</p>
+</article>
+<aside class="related"><h3>Related News</h3><a href="/x">Autre histoire sur un autre sujet</a></aside>
+<footer>Mentions légales - Contact</footer>
+</body></html>
+"""
+
+
+def test_boilerplate_is_removed_with_reasons() -> None:
+    article = extract(BOILERPLATE_PAGE, "https://example.org/chu")
+    assert article.title == "Le CHU de Nantes choisit Dedalus"
+    assert article.paragraphs == (
+        "Le CHU de Nantes a retenu le DPI DxCare de Dedalus pour ses 3 000 lits, après un appel d'offres de dix-huit mois.",
+        "Le déploiement commencera en septembre par les services de médecine, puis la chirurgie en 2023.",
+    )
+    assert article.published_at == datetime.fromisoformat("2022-02-10T00:00:00+00:00")
+    assert article.language == "fr"
+    reasons = {r.reason for r in article.removed}
+    assert "boilerplate 'lire aussi'" in reasons
+    assert any(r.startswith("after 'vos reactions'") for r in reasons)
+    assert any("Super article" in r.text for r in article.removed)
+
+
+def test_injected_pharma_spam_is_removed() -> None:
+    """Synthetic: the spam tail of a hacked page (DESIGN.md) appended to a real-style article."""
+    html = """<body><article><h1>Cerner suspends design work</h1>
+    <p>Cerner has suspended design work on the Millennium platform for the trust, the company said on 6 September 2007.</p>
+    <p>The decision follows months of delays at the four sites that went live last year.</p>
+    <p>B Well Mart</p><p>Shopping cart</p><p>Best sleep aid generics.</p>
+    </article></body>"""
+    article = extract(html, "https://example.org/cerner")
+    assert "Shopping cart" not in article.text
+    assert "sleep aid" not in article.text
+    assert "B Well Mart" not in article.text
+    assert "The decision follows months of delays" in article.text
+    assert {r.reason for r in article.removed} >= {"spam"}
+
+
+def test_hidden_text_is_never_article_text() -> None:
+    html = """<body><article><h1>Titre</h1>
+    <p>Un paragraphe visible et assez long pour être retenu comme texte de l'article principal.</p>
+    <div style="display:none">cheap viagra online pharmacy buy now</div>
+    <p hidden>texte caché</p>
+    <span style="position:absolute; left:-9999px">casino en ligne</span>
+    </article></body>"""
+    article = extract(html, "https://example.org/x")
+    assert (
+        "viagra" not in article.text
+        and "caché" not in article.text
+        and "casino" not in article.text
+    )
+    assert [r.reason for r in article.removed].count("hidden") == 3
+
+
+def test_configured_selectors_override_the_generic_finder() -> None:
+    html = """<body><div class="story"><p>Texte configuré que le finder générique pourrait rater ici.</p>
+    <p class="promo">Abonnez-vous !</p></div>
+    <div class="other"><p>Un autre bloc très long, très long, très long, avec beaucoup, beaucoup, beaucoup de virgules, pour gagner.</p></div></body>"""
+    rules = ExtractRules(body="div.story", remove=(".promo",))
+    article = extract(html, "https://example.org/x", rules)
+    assert article.paragraphs == ("Texte configuré que le finder générique pourrait rater ici.",)
+    assert article.removed[0].reason == "configured remove"
+
+
+@pytest.mark.parametrize(
+    "html",
+    ["", "<", "<html>", "<p>seul</p>", "\x00\x01binary", "<div>" * 5000 + "deep" + "</div>" * 5000],
+)
+def test_bad_html_never_raises(html: str) -> None:
+    article = extract(html, "https://example.org/x")
+    assert isinstance(article.paragraphs, tuple)

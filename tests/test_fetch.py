@@ -1,0 +1,225 @@
+"""The fetch stage: conditional GETs, retries on transient errors only, Retry-After,
+size caps on the decompressed body, and per-host politeness (no real sleeping)."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+import respx
+
+from watcher.config import ByteSize, Duration, HttpSettings
+from watcher.errors import FetchError
+from watcher.fetch import Fetcher, make_client, parse_retry_after
+
+URL = "https://news.example/article"
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+async def fetcher(fake_time: FakeTime) -> AsyncIterator[Fetcher]:
+    http = HttpSettings(host_delay=Duration(0), retries=2, max_page_size=ByteSize(1000))
+    async with make_client(http) as client:
+        yield Fetcher(client, http, sleep=fake_time.sleep, clock=fake_time.clock)
+
+
+async def test_conditional_get_sends_validators_and_reports_304(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    route = respx_mock.get(URL).respond(304)
+    page = await fetcher.get(URL, etag='"abc"', last_modified="Wed, 21 Oct 2026 07:28:00 GMT")
+    assert page.not_modified and page.content == b""
+    request = route.calls.last.request
+    assert request.headers["If-None-Match"] == '"abc"'
+    assert request.headers["If-Modified-Since"] == "Wed, 21 Oct 2026 07:28:00 GMT"
+    assert request.headers["User-Agent"].startswith("watcher/")
+
+
+async def test_validators_and_final_url_are_returned(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    respx_mock.get(URL).respond(301, headers={"Location": URL + "-moved"})
+    respx_mock.get(URL + "-moved").respond(
+        200, content=b"<p>ok</p>", headers={"ETag": '"v2"', "Content-Type": "text/html"}
+    )
+    page = await fetcher.get(URL)
+    assert (page.url, page.requested_url, page.etag) == (URL + "-moved", URL, '"v2"')
+    assert page.content == b"<p>ok</p>" and page.content_type == "text/html"
+
+
+async def test_transient_errors_are_retried_with_backoff(
+    respx_mock: respx.MockRouter, fetcher: Fetcher, fake_time: FakeTime
+) -> None:
+    route = respx_mock.get(URL)
+    route.side_effect = [
+        httpx.Response(503),
+        httpx.ConnectTimeout("slow"),
+        httpx.Response(200, content=b"ok"),
+    ]
+    page = await fetcher.get(URL)
+    assert page.content == b"ok" and route.call_count == 3
+    assert len(fake_time.sleeps) == 2 and all(0 < s <= 31 for s in fake_time.sleeps)
+
+
+async def test_retry_after_is_honoured(
+    respx_mock: respx.MockRouter, fetcher: Fetcher, fake_time: FakeTime
+) -> None:
+    route = respx_mock.get(URL)
+    route.side_effect = [
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(200, content=b"ok"),
+    ]
+    await fetcher.get(URL)
+    assert fake_time.sleeps == [7.0]
+
+
+async def test_a_long_retry_after_is_not_waited_for_inline(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    route = respx_mock.get(URL).respond(503, headers={"Retry-After": "3600"})
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(URL)
+    assert route.call_count == 1 and caught.value.retry_after == 3600
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 410])
+async def test_permanent_errors_are_not_retried(
+    respx_mock: respx.MockRouter, fetcher: Fetcher, status: int
+) -> None:
+    route = respx_mock.get(URL).respond(status)
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(URL)
+    assert route.call_count == 1
+    assert (caught.value.status, caught.value.reason) == (status, "http_status")
+
+
+async def test_timeouts_give_up_after_the_retries(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    route = respx_mock.get(URL).mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(URL)
+    assert route.call_count == 3 and caught.value.reason == "timeout"
+
+
+async def test_redirect_loops_are_refused(respx_mock: respx.MockRouter, fetcher: Fetcher) -> None:
+    respx_mock.get(URL).respond(302, headers={"Location": URL + "/b"})
+    respx_mock.get(URL + "/b").respond(302, headers={"Location": URL})
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(URL)
+    assert caught.value.reason == "redirects"
+
+
+async def test_declared_oversize_is_refused_before_reading(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    respx_mock.get(URL).respond(200, content=b"x" * 2000)
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(URL)
+    assert caught.value.reason == "too_large"
+
+
+class ChunkStream(httpx.AsyncByteStream):
+    """A body sent in chunks with no Content-Length, as a streaming server would."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+
+
+async def test_streamed_oversize_is_aborted(respx_mock: respx.MockRouter, fetcher: Fetcher) -> None:
+    respx_mock.get(URL).respond(200, stream=ChunkStream([b"x" * 100] * 100))
+    with pytest.raises(FetchError, match=r"^page is over the 1000-byte cap"):
+        await fetcher.get(URL)
+
+
+async def test_gzip_bodies_are_decoded(respx_mock: respx.MockRouter, fetcher: Fetcher) -> None:
+    respx_mock.get(URL).respond(
+        200, content=gzip.compress(b"<p>bonjour</p>"), headers={"Content-Encoding": "gzip"}
+    )
+    assert (await fetcher.get(URL)).content == b"<p>bonjour</p>"
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS])
+async def test_deflate_bodies_zlib_or_raw_are_decoded(
+    respx_mock: respx.MockRouter, fetcher: Fetcher, wbits: int
+) -> None:
+    compressor = zlib.compressobj(wbits=wbits)
+    body = compressor.compress(b"<p>hello</p>") + compressor.flush()
+    respx_mock.get(URL).respond(200, content=body, headers={"Content-Encoding": "deflate"})
+    assert (await fetcher.get(URL)).content == b"<p>hello</p>"
+
+
+async def test_gzip_bomb_is_stopped_at_the_cap(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    bomb = gzip.compress(b"\0" * 10_000_000)  # 10 MB of zeros in ~10 KB
+    assert len(bomb) < 20_000
+    respx_mock.get(URL).respond(200, content=bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(URL)
+    assert caught.value.reason == "too_large"
+
+
+async def test_requests_to_one_host_are_spaced(
+    respx_mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    http = HttpSettings(host_delay=Duration(2), retries=0)
+    respx_mock.get(url__startswith="https://a.example/").respond(200, content=b"a")
+    respx_mock.get(url__startswith="https://b.example/").respond(200, content=b"b")
+    async with make_client(http) as client:
+        fetcher = Fetcher(client, http, sleep=fake_time.sleep, clock=fake_time.clock)
+        await fetcher.get("https://a.example/1")
+        await fetcher.get("https://b.example/1")  # another host: no wait
+        await fetcher.get("https://a.example/2")
+        await fetcher.get("https://a.example/3")
+    assert len(fake_time.sleeps) == 2
+    assert all(2.0 <= s <= 2.2 for s in fake_time.sleeps)  # delay plus at most 10% jitter
+
+
+async def test_crawl_delay_raises_a_hosts_delay(
+    respx_mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    http = HttpSettings(host_delay=Duration(1), retries=0)
+    respx_mock.get(url__startswith="https://a.example/").respond(200)
+    async with make_client(http) as client:
+        fetcher = Fetcher(client, replace(http), sleep=fake_time.sleep, clock=fake_time.clock)
+        fetcher.set_host_delay("https://a.example/", 10)
+        await fetcher.get("https://a.example/1")
+        await fetcher.get("https://a.example/2")
+    assert 10 <= fake_time.sleeps[0] <= 11
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("120", 120.0), ("Wed, 21 Oct 2026 07:28:00 GMT", 60.0), ("garbage", None), (None, None)],
+)
+def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
+    now = 1792567620.0  # 2026-10-21T07:27:00Z
+    assert parse_retry_after(value, now=now) == seconds

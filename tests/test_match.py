@@ -1,0 +1,92 @@
+"""Vendor matching: names, products, case and accents, and guards that are data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher.config import load
+from watcher.match import VendorMatcher
+
+MATCHER = VendorMatcher(load(Path(__file__).parents[1] / "sources.yaml", env={}).vendors)
+
+
+def vendors(text: str) -> list[str]:
+    return [m.name for m in MATCHER.find("", text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Cerner has suspended design work on the Millennium platform.", ["Oracle Health"]),
+        (
+            "HealtheIntent, the population health platform, is now Oracle Health's.",
+            ["Oracle Health"],
+        ),
+        ("Le groupe COMPUGROUP MÉDICAL rachète un éditeur.", ["CompuGroup Medical"]),
+        ("Compugroup Medical et CGM France annoncent un partenariat.", ["CompuGroup Medical"]),
+        ("CGM signe avec un GHT pour son logiciel de cabinet.", ["CompuGroup Medical"]),
+        ("Le CHU a choisi Dedalus pour son DPI.", ["Dedalus"]),
+        ("Epic won the hospital's EHR contract.", ["Epic Systems"]),
+        ("Patients use MyChart to book appointments.", ["Epic Systems"]),
+        ("Microsoft et Nuance lancent DAX Copilot en France.", ["Microsoft"]),
+        (
+            "The consortium EDS-Siemens-Bull lost to IBM-France Télécom-Cap Gemini.",
+            ["IBM", "Capgemini"],
+        ),
+        ("BT will run the N3 network for the NHS.", ["BT"]),
+        ("Doctolib lève 500 millions d'euros.", ["Doctolib"]),
+        ("Le logiciel Hôpital Manager de Softway Medical.", ["Softway Medical"]),
+        ("hopital manager, sans accents ni majuscules.", ["Softway Medical"]),
+    ],
+)
+def test_vendor_found(text: str, expected: list[str]) -> None:
+    assert vendors(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It was an epic battle for the hospital budget.",  # "epic" the adjective
+        "An epic fail.",
+        "A new millennium of care began in 2000.",  # a thousand years
+        "The Millennium Development Goals were set by the UN.",
+        "Les capteurs CGM mesurent la glycémie en continu chez le patient diabétique.",  # glucose monitoring
+        "Continuous glucose monitoring (CGM) sensors from Dexcom.",
+        "Dedalus and Icarus escaped the labyrinth with wings of wax.",  # the myth
+        "Le mythe de Dedalus et du Minotaure.",
+        "Le DAX a perdu 2 % à la Bourse de Francfort.",  # the stock index
+        "The BBC and ITV reported it.",  # BT is not in "BBC"
+        "Epicentre of the outbreak.",  # word boundaries
+    ],
+)
+def test_no_false_positive(text: str) -> None:
+    assert vendors(text) == []
+
+
+def test_snippet_quotes_the_sentence_as_written() -> None:
+    text = "Premier point. Le CHU a signé avec Cerner l'an dernier. Troisième point."
+    (match,) = MATCHER.find("Titre", text)
+    assert match.matched == ("Cerner",)
+    assert match.snippets == ("Le CHU a signé avec Cerner l'an dernier.",)
+
+
+def test_title_counts_and_terms_are_listed_once() -> None:
+    (match,) = MATCHER.find("Oracle Health rachète", "Oracle Health et Cerner. Cerner encore.")
+    assert match.name == "Oracle Health"
+    assert set(match.matched) == {"Oracle Health", "Cerner"}
+
+
+def test_long_snippets_are_cut_around_the_match() -> None:
+    text = "x " * 300 + "Cerner" + " y" * 300
+    (match,) = MATCHER.find("", text)
+    snippet = match.snippets[0]
+    assert "Cerner" in snippet and len(snippet) <= 242 and snippet.startswith("…")
+
+
+def test_snippets_prefer_the_body_to_the_title() -> None:
+    (match,) = MATCHER.find("Rennes choisit Cerner", "Le CHU a signé avec Cerner l'an dernier.")
+    assert match.snippets == ("Le CHU a signé avec Cerner l'an dernier.",)
+    (only_title,) = MATCHER.find("Rennes choisit Cerner", "Le CHU a signé un contrat.")
+    assert only_title.snippets == ("Rennes choisit Cerner",)

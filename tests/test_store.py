@@ -1,0 +1,86 @@
+"""The store: migrations, one-transaction writes, views, and clear errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.factories import NOW, make_event
+from watcher.errors import StoreError
+from watcher.models import Article, Event, VendorMatch
+from watcher.store import NewVersion, Store
+
+ARTICLE = Article(
+    url="https://a.example/1", title="T", paragraphs=("Cerner signe.",), language="fr"
+)
+
+
+def version(number: int = 1, events: tuple[tuple[Event, tuple[str, ...]], ...] = ()) -> NewVersion:
+    return NewVersion(
+        number=number,
+        title="T",
+        text="Cerner signe.",
+        content_hash=f"h{number}",
+        fetched_at=NOW,
+        change=None,
+        vendors=(VendorMatch("Oracle Health", ("Cerner",), ("Cerner signe.",)),),
+        events=events,
+    )
+
+
+def record(store: Store, v: NewVersion) -> int:
+    return store.record_article(
+        source_id="s", url=ARTICLE.url, aliases={ARTICLE.url, "https://a.example/1?utm_source=x"},
+        article=ARTICLE, version=v, silent=False, etag='"e"', last_modified=None, entry_updated_at=None,
+    )  # fmt: skip
+
+
+def test_migrations_apply_once(tmp_path: Path) -> None:
+    Store.open(tmp_path).close()
+    store = Store.open(tmp_path)
+    names = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
+    assert names == ["m001_initial", "m002_views"]
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_record_article_writes_version_mentions_event_and_outbox(store: Store) -> None:
+    event = make_event()
+    article_id = record(store, version(events=((event, ("hook", "slack")),)))
+    alias = store.find_article("https://a.example/1?utm_source=x")
+    assert alias is not None and alias.id == article_id
+    latest = store.latest_version(article_id)
+    assert latest is not None and latest.number == 1 and latest.text == "Cerner signe."
+    assert store.mentions(article_id, 1)[0].name == "Oracle Health"
+    assert store.outbox_counts() == {("hook", "pending"): 1, ("slack", "pending"): 1}
+    (due,) = store.due_deliveries("hook", NOW)
+    assert due.event == event and due.attempts == 0
+
+
+def test_a_failed_write_leaves_nothing_half_done(store: Store) -> None:
+    record(store, version(1))
+    with pytest.raises(sqlite3.IntegrityError):
+        record(
+            store, version(1, events=((make_event(event_id="evt_2"), ("hook",)),))
+        )  # duplicate number
+    assert store.outbox_counts() == {}
+    assert store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    assert store.db.execute("SELECT version FROM articles").fetchone()[0] == 1
+
+
+def test_views_show_latest_versions_and_mentions(store: Store) -> None:
+    record(store, version(1))
+    record(store, version(2))
+    rows = list(store.db.execute("SELECT url, version, title FROM latest_versions"))
+    assert rows == [("https://a.example/1", 2, "T")]
+    mentions = list(store.db.execute("SELECT vendor, url FROM vendor_mentions"))
+    assert mentions == [("Oracle Health", "https://a.example/1")]
+
+
+def test_unusable_state_directory_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot open the state database"):
+        Store.open(blocker / "state")
