@@ -169,9 +169,8 @@ def once(opts: _Options, source_ids: tuple[str, ...]) -> None:
 
     report = asyncio.run(go())
     width = max([6, *(len(s.source_id) for s in report.sources)])
-    click.echo(
-        f"{'source':<{width}}  status        entries  new  updated  unchanged  skipped  failed  events"
-    )
+    columns = "status        entries  new  updated  unchanged  skipped  failed  events"
+    click.echo(f"{'source':<{width}}  {columns}")
     for s in report.sources:
         status = "error" if not s.ok else ("not modified" if s.not_modified else "ok")
         status += " (baseline)" if s.baseline and s.ok else ""
