@@ -38,14 +38,13 @@ def test_inline_tags_do_not_split_words() -> None:
     assert "La commission européenne a validé" in article.text
 
 
-def test_blocks_are_separated_and_br_splits_lines() -> None:
+def test_blocks_are_separated_and_br_breaks_lines() -> None:
     html = "<body><article><h2>Contexte</h2><p>Premier paragraphe assez long pour compter dans le score.</p><p>Deuxième ligne<br>troisième ligne du même bloc de texte.</p></article></body>"
     article = extract(html, "https://example.org/a")
     assert article.paragraphs == (
         "Contexte",
         "Premier paragraphe assez long pour compter dans le score.",
-        "Deuxième ligne",
-        "troisième ligne du même bloc de texte.",
+        "Deuxième ligne\ntroisième ligne du même bloc de texte.",
     )
 
 

@@ -19,7 +19,6 @@ from watcher.errors import (
     StoreError,
     WatcherError,
 )
-from watcher.extract import extract
 from watcher.models import Article, Change, Entry, Event, Page, VendorMatch, Version
 
 __version__ = "0.1.0"
@@ -46,7 +45,6 @@ __all__ = [
     "Watcher",
     "WatcherError",
     "__version__",
-    "extract",
     "load_config",
     "serve",
 ]

@@ -13,7 +13,9 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from watcher.lang import prose_ratio
 from watcher.models import Removal
 
 # Phrases that open a block which is not article text. Matched at the start of the
@@ -22,7 +24,11 @@ _DROP_PHRASES = (
     # read also / related inserts
     "lire aussi", "a lire aussi", "a lire egalement", "lire egalement", "voir aussi",
     "sur le meme sujet", "read more", "read also", "see also", "related:", "related article",
-    "lire la suite", "continue reading", "more on this", "recommended:",
+    "lire la suite", "continue reading", "more on this", "recommended:", "related coverage",
+    "explore further", "tagged:", "tags:", "mots-cles", "mots cles", "empfohlene beitrage",
+    "mehr zum thema", "lesen sie auch", "auch interessant", "mas sobre", "lee tambien",
+    "te puede interesar", "vous aimerez aussi", "a decouvrir", "a voir aussi", "en savoir plus",
+    "sur le meme theme", "pour aller plus loin",
     # newsletters and subscriptions
     "subscribe to our newsletter", "sign up for our newsletter", "sign up to our newsletter",
     "get our newsletter", "inscrivez-vous a notre newsletter", "inscrivez-vous a la newsletter",
@@ -37,7 +43,12 @@ _DROP_PHRASES = (
     "cet article est reserve aux abonnes", "article reserve aux abonnes", "reserve aux abonnes",
     "il vous reste", "deja abonne", "already a subscriber", "subscribe to continue",
     "subscribe to read", "to continue reading", "this article is for subscribers",
-    "log in to continue", "connectez-vous pour lire",
+    "log in to continue", "connectez-vous pour lire", "pour lire la suite",
+    "pour acceder en illimite", "abonnez-vous pour", "instant access to the full article",
+    "get the most popular", "never miss the latest", "stay up-to-date", "sign up for",
+    "we want to hear what you think", "join our mailing list", "get our free newsletter",
+    "subscribe to email", "subscribe to our", "receive our monthly", "receive our weekly",
+    "receive our daily", "recevez chaque", "recevez notre", "inscrivez-vous",
     # cookie and consent banners
     "we use cookies", "this site uses cookies", "this website uses cookies",
     "nous utilisons des cookies", "ce site utilise des cookies", "accept cookies",
@@ -45,6 +56,7 @@ _DROP_PHRASES = (
     # image credits
     "photo :", "photo:", "credit photo", "credits photo", "credit :", "credits :", "image:",
     "image :", "illustration :", "photo credit", "image credit", "(photo", "© ",
+    "photograph by", "photograph:", "photo by", "picture:", "foto:", "bild:",
     # advertising
     "advertisement", "publicite", "sponsored", "contenu sponsorise",
 )  # fmt: skip
@@ -104,6 +116,11 @@ class Block:
     tag: str = "p"
     link_chars: int = 0
     dropped: str | None = None
+    # Set by the extractor: the enclosing elements (a cons list of node ids), and why the
+    # block sits in page furniture or a boilerplate-looking element, if it does.
+    path: Any = None
+    flags: Any = None
+    boiler: str | None = None
 
     @property
     def words(self) -> int:
@@ -117,6 +134,38 @@ class Block:
 @dataclass(frozen=True)
 class CleanContext:
     title: str = ""
+    language: str | None = None
+    # Trim non-prose blocks before the first and after the last paragraph (the generic
+    # finder's output; a configured selector is trusted as it is).
+    trim: bool = False
+
+
+_SENTENCE_PUNCT = re.compile(r"[.!?。！？؟।]")
+
+
+def prose_value(block: Block, language: str | None) -> float:
+    """How much a block says "article text" (positive) or "page furniture" (negative).
+
+    Long blocks of running prose (function words, sentences) count for, in proportion
+    to their length; link lists and non-prose text count against; short blocks are
+    neutral. The idea is jusText's, with our own thresholds measured on the corpus.
+    """
+    length = len(block.text)
+    density = block.link_density
+    if density > 0.5:
+        return -0.5 * length
+    if length < 30:
+        return 0.0
+    ratio = prose_ratio(block.text, language)
+    if ratio is None:  # no function-word list for this language: sentences and length
+        prose = length >= 80 and _SENTENCE_PUNCT.search(block.text) is not None
+    else:
+        prose = ratio >= 0.2
+    if prose:
+        return length * (1.0 - density)  # an inline link does not make it less of a paragraph
+    if density > 0.25 or (ratio is not None and ratio < 0.1):
+        return -0.25 * length
+    return 0.0
 
 
 Cleaner = Callable[[list[Block], CleanContext], None]
@@ -137,18 +186,28 @@ def _starts(folded: str, phrases: tuple[str, ...]) -> str | None:
 
 
 def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
-    """Comment sections, "related" lists and the like end the article."""
+    """Comment sections, "related" lists and the like end the article, when most of the
+    article is behind them: a "Vos réactions (11)" link above the text cuts nothing
+    (it is dropped on its own)."""
+    values = [0.0 if b.dropped else max(prose_value(b, ctx.language), 0.0) for b in blocks]
+    total = sum(values)
+    before = 0.0
     for index, block in enumerate(blocks):
-        if block.dropped or block.words > _SHORT_WORDS or index == 0:
+        before += values[index]
+        if block.dropped or block.words > _SHORT_WORDS:
             continue
         folded = fold(block.text)
         phrase = _starts(folded, _CUT_PHRASES)
         if phrase is None and _COMMENT_COUNT.match(folded):
             phrase = "comment count"
-        if phrase:
-            for later in blocks[index:]:
-                later.dropped = later.dropped or f"after '{phrase}'"
-            return
+        if phrase is None:
+            continue
+        if before < 150 or before < (total - before) * 0.5:
+            block.dropped = f"boilerplate '{phrase}'"
+            continue
+        for later in blocks[index:]:
+            later.dropped = later.dropped or f"after '{phrase}'"
+        return
 
 
 def drop_boilerplate(blocks: list[Block], ctx: CleanContext) -> None:
@@ -242,6 +301,29 @@ def drop_empty(blocks: list[Block], ctx: CleanContext) -> None:
             block.dropped = "no text"
 
 
+def trim_edges(blocks: list[Block], ctx: CleanContext) -> None:
+    """Kickers, breadcrumbs and date lines above the article; tag lists, share prompts
+    and "related" headings below it: non-prose blocks before the first and after the
+    last paragraph go. Headings just above the first paragraph stay."""
+    if not ctx.trim:
+        return
+    kept = [i for i, b in enumerate(blocks) if not b.dropped]
+    prose = [i for i in kept if prose_value(blocks[i], ctx.language) > 0]
+    if not prose:
+        return
+    first, last = prose[0], prose[-1]
+    while True:
+        before = [i for i in kept if i < first]
+        if not before or blocks[before[-1]].tag != "h":
+            break
+        first = before[-1]
+    for i in kept:
+        if i < first:
+            blocks[i].dropped = "before the article"
+        elif i > last:
+            blocks[i].dropped = "after the article"
+
+
 CLEANERS: tuple[Cleaner, ...] = (
     drop_empty,
     drop_spam,
@@ -251,6 +333,7 @@ CLEANERS: tuple[Cleaner, ...] = (
     drop_bylines,
     drop_image_credits,
     drop_link_lists,
+    trim_edges,
 )
 
 

@@ -1,176 +1,268 @@
 """Extract stage: HTML -> :class:`~watcher.models.Article` (pure, selectolax/lexbor).
 
 1. Metadata is read first, from the untouched tree (:mod:`watcher.metadata`).
-2. Never-text elements (scripts, forms, navigation...), hidden elements and elements
-   whose class or id says boilerplate (share, newsletter, comments, related...) are
-   pruned, each removal recorded.
-3. The main container is the source's configured ``extract.body`` selector or, on sites
-   nobody configured, the element that collects the most paragraph-like text once link
-   density and class hints are weighed (readability's idea, on lexbor's tree).
-4. Its text is collected block by block: inline tags are joined with no separator (so
-   ``europ<b>éenne</b>`` stays one word), blocks are separated.
-5. :mod:`watcher.clean` drops what is left of boilerplate and injected spam.
+2. One walk over the page collects its text block by block (paragraphs, headings, list
+   items...). Inline tags are joined with no separator, so ``europ<b>éenne</b>`` stays
+   one word; scripts, forms and the like are skipped; hidden elements (``hidden``,
+   ``display:none``, off-screen, zero-size) are skipped and recorded. Each block
+   remembers the elements it sits in, and whether one of them is page furniture
+   (``<nav>``, ``<aside>``, a site ``<header>``/``<footer>``) or says boilerplate in its
+   class or id (share, newsletter, comments, related...).
+3. Each block is valued like jusText does: long blocks of running prose (many function
+   words, few links) count for, link lists and non-prose text count against. The
+   article is the element whose blocks add up to the most: a tight container around
+   the prose, wide enough to take in a standfirst or a body split by an advert.
+4. Class and id hints are used only after that, and only when they are credible:
+   sites put "ad-portal", "paywall" or "sidebar" on the article itself, so when the
+   hinted blocks hold most of the page's prose the hints are ignored.
+5. :mod:`watcher.clean` drops what is left of boilerplate and injected spam. A source
+   may instead name its body with a CSS selector (``extract.body``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from watcher.clean import Block, CleanContext, clean
+from watcher.clean import Block, CleanContext, clean, prose_value
 from watcher.config import ExtractRules
 from watcher.dates import find_dates
-from watcher.metadata import detect_language, read_metadata
+from watcher.lang import FUNCTION_WORDS, detect_language
+from watcher.metadata import read_metadata
 from watcher.models import Article, Removal
 
-_NEVER_TEXT = (
-    "script, style, noscript, template, svg, math, iframe, object, embed, canvas, video, "
-    "audio, img, picture, source, input, select, textarea, button, nav, dialog, "
-    "link, meta, head"
+# Never article text, skipped with everything inside.
+_SKIP = frozenset(
+    "script style noscript template svg math iframe object embed canvas video audio img "
+    "picture source input select textarea button dialog head title meta link".split()
 )
-# Containers of page furniture. (<header>/<footer> inside an <article> hold the
-# headline and the author box: pruned as well, since the title comes from metadata.)
-_FURNITURE = "header, footer, aside, menu, figcaption"
-_HIDDEN = (
-    '[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"], '
-    '[style*="visibility:hidden"], [style*="visibility: hidden"], '
-    '[style*="left:-9999"], [style*="left: -9999"], [style*="text-indent:-9999"]'
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote dd details div dl dt fieldset figcaption figure footer "
+    "form h1 h2 h3 h4 h5 h6 header hgroup hr li main nav ol p pre section table tbody thead "
+    "tfoot tr td th ul summary caption center menu".split()
 )
-_ZERO_SIZE = re.compile(r"(?:^|;)\s*(?:width|height)\s*:\s*0(?:px)?\s*(?:;|$)|font-size\s*:\s*0")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_ALWAYS_FURNITURE = frozenset({"nav", "aside", "menu", "figure", "figcaption"})
+_SITE_FURNITURE = frozenset({"header", "footer"})  # furniture unless inside the article
+_ARTICLE_TAGS = frozenset({"article", "main"})
+_BAD_ROLES = frozenset({"navigation", "complementary", "banner", "contentinfo", "search"})
+# Class/id words of boilerplate. Sites also put most of them on wrappers of the article
+# itself ("ad-portal", "sidebar-grid", "js-social-anchor"), so a flagged element that
+# holds most of the page's prose is not believed. Comment threads are the exception:
+# they can out-write the article, and their markers are never put on an article.
+_COMMENT_HINT = re.compile(
+    r"(?:^|[\s_-])(comments?|commentaires?|disqus|reactions)(?:$|[\s_-])", re.I
+)
 _BAD_HINT = re.compile(
-    r"(^|[\s_-])(share|sharing|social|newsletter|subscribe|subscription|comments?|"
-    r"commentaires?|disqus|related|relatedposts|recommend(ed|ations)?|promo|advert|adverts|"
-    r"ads?|adslot|advertisement|sponsor(ed)?|outbrain|taboola|cookie|consent|gdpr|"
-    r"breadcrumbs?|sidebar|widget|popup|modal|paywall|toolbar|social-links|author-?bio|"
-    r"bio-?toggle|more-?stories|read-?more|lire-?aussi|most-?read|trending|tags?|"
-    r"pagination|pager|skip-link|print|byline-share|newsletter-signup|signup|"
-    r"masthead|site-?header|site-?footer|footer|menu|nav|navbar|banner)($|[\s_-])",
+    r"(?:^|[\s_-])(share|sharing|sharebar|social|newsletter|subscribe|subscription|"
+    r"related|relatedposts|recommend(?:ed|ations)?|outbrain|taboola|cookie|consent|gdpr|"
+    r"author-?bio|bio-?toggle|about-?the-?author|author-?info|author-?box|more-?stories|"
+    r"read-?more|lire-?aussi|most-?read|trending|promo|advert|adverts|ads?|adslot|"
+    r"advertisement|sponsor(?:ed)?|breadcrumbs?|sidebar|widget|popup|modal|toolbar|authors?|"
+    r"contributors?|byline|caption|credits?|tags?|pagination|pager|skip-link|signup|"
+    r"masthead|site-?header|site-?footer|footer|menu|nav|navbar|banner)(?:$|[\s_-])",
     re.IGNORECASE,
 )
 _GOOD_HINT = re.compile(
-    r"article|body|content|entry|main|post|story|text|chapo|corps|contenu|prose|blog",
+    r"article|body|content|entry|main|post|story|text|chapo|corps|contenu|prose", re.IGNORECASE
+)
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|top|text-indent)\s*:\s*-\d{3,}|"
+    r"font-size\s*:\s*0(?:px)?\s*(?:;|$)",
     re.IGNORECASE,
 )
-_ARTICLE_BODY = (
-    '[itemprop="articleBody"], [data-component="text-block"], .article-body, .article__body, '
-    ".articleBody, .article-content, .article__content, .entry-content, .post-content, "
-    ".story-body, .field-name-body, #article-body, #articleBody, .c-article-body, .content-article"
-)
-_BLOCK_TAGS = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "dd",
-        "details",
-        "div",
-        "dl",
-        "dt",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hgroup",
-        "hr",
-        "li",
-        "main",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "table",
-        "tbody",
-        "thead",
-        "tfoot",
-        "tr",
-        "td",
-        "th",
-        "ul",
-        "summary",
-        "caption",
-        "center",
-        "br",
-    ]
-)
-_SCORED_TAGS = "p, pre, blockquote, td, h2, h3, li"
-_WHITESPACE = re.compile(r"[ \t\r\n\f\u00a0\u200b\u202f]+")
-_COMMA = re.compile(r"[,;،，]")
+_ZERO_SIZE = re.compile(r"(?:^|;)\s*(?:width|height)\s*:\s*0(?:px)?\s*(?:;|$)", re.IGNORECASE)
+# Stands for <br> in collected text (source newlines are mere whitespace).
+_BR = "\x1f"
+# React's streaming server rendering sends content in <div hidden id="S:1"> segments
+# that its runtime moves into place: readers see them.
+_REACT_SEGMENT = re.compile(r"^S:[0-9a-f]+$")
+
+
+@dataclass(slots=True)
+class _Ctx:
+    """Where the walk is: the enclosing elements (a cons list of node ids) and flags."""
+
+    path: tuple[Any, ...] | None = None
+    flags: tuple[Any, ...] | None = None  # cons list of (node id, reason) of flagged elements
+    in_article: bool = False
+    in_link: bool = False
 
 
 @dataclass
 class _Walk:
-    """Block-by-block text collection state."""
-
     blocks: list[Block] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)
     link_chars: int = 0
-    tag: str = "p"
+    kind: str = "p"
+    ctx: _Ctx = field(default_factory=_Ctx)
+    nodes: dict[int, LexborNode] = field(default_factory=dict)
+    removed: list[Removal] = field(default_factory=list)
+    # Zero-size elements: (node, context, block kind, text length, index in ``removed``).
+    hidden: list[tuple[LexborNode, _Ctx, str, int, int]] = field(default_factory=list)
 
     def flush(self) -> None:
-        text = _WHITESPACE.sub(" ", "".join(self.parts)).strip()
-        if text:
-            self.blocks.append(Block(text=text, tag=self.tag, link_chars=self.link_chars))
+        if not self.parts:
+            return
+        raw = "".join(self.parts)
         self.parts.clear()
-        self.link_chars = 0
+        links, self.link_chars = self.link_chars, 0
+        if _BR not in raw:
+            text = " ".join(raw.split())
+            if text:
+                self._add(text, links)
+            return
+        # One <br> breaks a line inside a paragraph; two (or more) separate paragraphs.
+        paragraphs: list[list[str]] = [[]]
+        for line in raw.split(_BR):
+            line = " ".join(line.split())
+            if line:
+                paragraphs[-1].append(line)
+            elif paragraphs[-1]:
+                paragraphs.append([])
+        texts = ["\n".join(lines) for lines in paragraphs if lines]
+        total = sum(len(t) for t in texts) or 1
+        for text in texts:
+            self._add(text, round(links * len(text) / total))
+
+    def _add(self, text: str, links: int) -> None:
+        self.blocks.append(
+            Block(
+                text=text, tag=self.kind, link_chars=links, path=self.ctx.path, flags=self.ctx.flags
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class _Exit:
-    """Stack marker: the end of a block element, restoring the enclosing block kind."""
+    kind: str
+    ctx: _Ctx
 
-    outer: str
+
+def _hidden_how(attrs: dict[str, str | None]) -> str | None:
+    """Why an element is invisible ("hidden", or "zero-size"), or None if it is not."""
+    if "hidden" in attrs:
+        return None if _REACT_SEGMENT.match(attrs.get("id") or "") else "hidden"
+    if attrs.get("aria-hidden") == "true":
+        return "hidden"
+    style = attrs.get("style")
+    if not style:
+        return None
+    if _HIDDEN_STYLE.search(style):
+        return "hidden"
+    return "zero-size" if _ZERO_SIZE.search(style) else None
 
 
-def _push_children(
-    stack: list[tuple[LexborNode, bool] | _Exit], node: LexborNode, in_link: bool
-) -> None:
+def _preview(node: LexborNode) -> str:
+    return " ".join((node.text(deep=True) or "").split())[:160]
+
+
+def _enter(
+    walk: _Walk, node: LexborNode, tag: str, attrs: dict[str, str | None], ctx: _Ctx
+) -> _Ctx:
+    node_id = node.mem_id
+    walk.nodes[node_id] = node
+    in_article = ctx.in_article or tag in _ARTICLE_TAGS or attrs.get("itemprop") == "articleBody"
+    reason = None
+    strong = False
+    if tag in _ALWAYS_FURNITURE or (tag in _SITE_FURNITURE and not ctx.in_article):
+        reason = f"page furniture <{tag}>"
+    elif tag == "footer":
+        reason = "article footer"
+    elif attrs.get("role") in _BAD_ROLES:
+        reason = f"page furniture (role={attrs.get('role')})"
+    else:
+        hint = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+        if _COMMENT_HINT.search(hint) and not _GOOD_HINT.search(hint):
+            reason = f"comments ({' '.join(hint.split())[:60]})"
+            strong = True
+        elif _BAD_HINT.search(hint) and not _GOOD_HINT.search(hint):
+            reason = f"boilerplate element ({' '.join(hint.split())[:60]})"
+    flags = ((node_id, reason, strong), ctx.flags) if reason else ctx.flags
+    return _Ctx(path=(node_id, ctx.path), flags=flags, in_article=in_article, in_link=ctx.in_link)
+
+
+def _push_children(stack: list[Any], node: LexborNode, ctx: _Ctx) -> None:
     child = node.last_child
     while child is not None:
-        stack.append((child, in_link))
+        stack.append((child, ctx))
         child = child.prev
 
 
-def _collect(root: LexborNode, walk: _Walk) -> None:
-    """Walk ``root`` in document order with an explicit stack (pages nest thousands deep)."""
-    stack: list[tuple[LexborNode, bool] | _Exit] = []
-    _push_children(stack, root, False)
+def _walk(root: LexborNode) -> _Walk:
+    """Collect the text of ``root`` as blocks, in document order (explicit stack: pages
+    nest thousands deep)."""
+    walk = _Walk()
+    walk.ctx = _Ctx(path=(root.mem_id, None))
+    walk.nodes[root.mem_id] = root
+    stack: list[Any] = []
+    _push_children(stack, root, walk.ctx)
+    _run(walk, stack)
+    # Broken markup (an unclosed zero-size ad slot) can swallow a whole article that
+    # readers do see: a zero-size element with more text than all the rest is not hidden.
+    visible = sum(len(b.text) for b in walk.blocks)
+    revealed = set()
+    for node, ctx, kind, chars, index in walk.hidden:
+        if chars > visible:
+            revealed.add(index)
+            walk.kind, walk.ctx = kind, ctx
+            _run(walk, [(node, ctx)], reveal=True)
+    if revealed:
+        walk.removed = [r for i, r in enumerate(walk.removed) if i not in revealed]
+    return walk
+
+
+def _run(walk: _Walk, stack: list[Any], reveal: bool = False) -> None:
     while stack:
         item = stack.pop()
         if isinstance(item, _Exit):
             walk.flush()
-            walk.tag = item.outer
+            walk.kind, walk.ctx = item.kind, item.ctx
             continue
-        node, in_link = item
+        node, ctx = item
         if node.is_text_node:
-            text = node.text_content or ""
-            walk.parts.append(text)
-            if in_link:
-                walk.link_chars += len(text.strip())
-        elif node.is_element_node:
-            tag = node.tag or ""
-            if tag in _BLOCK_TAGS:
-                walk.flush()
-                if tag != "br":
-                    stack.append(_Exit(outer=walk.tag))
-                    walk.tag = _block_kind(tag, walk.tag)
-                    _push_children(stack, node, in_link)
-            else:
-                _push_children(stack, node, in_link or tag == "a")
+            text = node.text_content
+            if text:
+                walk.parts.append(text)
+                if ctx.in_link:
+                    walk.link_chars += len(text.strip())
+            continue
+        if not node.is_element_node:
+            continue
+        tag = node.tag or ""
+        if tag in _SKIP:
+            continue
+        attrs = node.attributes
+        how = None if reveal else _hidden_how(attrs)
+        if how:
+            text = " ".join((node.text(deep=True) or "").split())
+            if text:
+                if how == "zero-size":
+                    walk.hidden.append((node, ctx, walk.kind, len(text), len(walk.removed)))
+                walk.removed.append(Removal("hidden", text[:160]))
+            continue
+        if tag == "br":
+            walk.parts.append(_BR)
+            continue
+        if tag in _BLOCK_TAGS:
+            walk.flush()
+            inner = _enter(walk, node, tag, attrs, ctx)
+            stack.append(_Exit(walk.kind, walk.ctx))
+            walk.kind = _block_kind(tag, walk.kind)
+            walk.ctx = inner
+            _push_children(stack, node, inner)
+        elif tag == "a" and not ctx.in_link:
+            _push_children(stack, node, _Ctx(ctx.path, ctx.flags, ctx.in_article, True))
+        else:
+            _push_children(stack, node, ctx)
+    walk.flush()
 
 
 def _block_kind(tag: str, outer: str) -> str:
-    if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+    if tag in _HEADINGS:
         return "h"
     if tag == "li":
         return "li"
@@ -182,142 +274,66 @@ def _block_kind(tag: str, outer: str) -> str:
 
 
 def text_blocks(node: LexborNode) -> list[Block]:
-    """The text of ``node`` as blocks, in document order."""
-    walk = _Walk()
-    _collect(node, walk)
-    walk.flush()
-    return walk.blocks
+    """The text of ``node`` as blocks, in document order (no selection, no cleaning)."""
+    return _walk(node).blocks
 
 
-def _hint(node: LexborNode) -> str:
-    attrs = node.attributes
-    return f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}"
-
-
-def _preview(node: LexborNode) -> str:
-    text = _WHITESPACE.sub(" ", node.text(deep=True) or "").strip()
-    return text[:160]
-
-
-def _remove(
-    nodes: list[LexborNode],
-    removed: list[Removal],
-    reason: str | Callable[[LexborNode], str] | None,
-) -> None:
-    """Decompose ``nodes``, recording their text under ``reason`` (None: not worth showing).
-
-    Children are removed before their ancestors (reverse document order), so no node of
-    the list is touched after an ancestor freed it.
-    """
-    for node in reversed(nodes):
-        if node.tag in {"html", "body"}:
-            continue
-        if reason is not None:
-            text = _preview(node)
-            if text:
-                removed.append(Removal(reason if isinstance(reason, str) else reason(node), text))
-        node.decompose()
-
-
-def _prune(root: LexborNode, removed: list[Removal], rules: ExtractRules, *, generic: bool) -> None:
-    for selector in rules.remove:
-        _remove(root.css(selector), removed, "configured remove")
-    _remove(root.css(_NEVER_TEXT), removed, None)
-    _remove(root.css(_HIDDEN), removed, "hidden")
-    styled = [
-        n
-        for n in root.css("[style]")
-        if _ZERO_SIZE.search((n.attributes.get("style") or "").replace(" ", "").lower())
-    ]
-    _remove(styled, removed, "hidden")
-    if not generic:
-        return  # a configured body selector says where the article is: trust it
-    _remove(root.css(_FURNITURE), removed, lambda n: f"page furniture <{n.tag}>")
-    furniture = []
-    for node in root.css("[class], [id], [role]"):
-        if node.tag in {"html", "body", "article", "main"}:
-            continue
-        hint = _hint(node)
-        role = node.attributes.get("role")
-        if role in {"navigation", "complementary", "banner", "contentinfo"} or (
-            _BAD_HINT.search(hint) and not _GOOD_HINT.search(hint)
-        ):
-            furniture.append(node)
-    _remove(furniture, removed, lambda n: f"boilerplate element ({_hint(n).strip()[:60]})")
-
-
-def _class_weight(node: LexborNode) -> float:
-    hint = _hint(node)
-    weight = 0.0
-    if _GOOD_HINT.search(hint):
-        weight += 25
-    if _BAD_HINT.search(hint):
-        weight -= 25
-    if node.tag in {"article", "main"}:
-        weight += 20
-    return weight
-
-
-def _link_density(node: LexborNode) -> float:
-    text = len(_WHITESPACE.sub("", node.text(deep=True) or ""))
-    if not text:
-        return 1.0
-    links = sum(len(_WHITESPACE.sub("", a.text(deep=True) or "")) for a in node.css("a"))
-    return links / text
-
-
-def _best_container(tree: LexborHTMLParser) -> LexborNode | None:
-    body = tree.body
-    if body is None:
-        return None
-    marked = [n for n in tree.css(_ARTICLE_BODY) if len(n.text(deep=True) or "") >= 250]
-    if len(marked) == 1:
-        return marked[0]
-    scores: dict[int, float] = {}
-    nodes: dict[int, LexborNode] = {}
-    paragraphs = list(tree.css(_SCORED_TAGS))
-    # Pages that write paragraphs as text between <br>s in a <div> have no <p> at all.
-    for div in tree.css("div"):
-        direct = sum(len((c.text_content or "").strip()) for c in _children(div) if c.is_text_node)
-        if direct >= 80:
-            paragraphs.append(div)
-    for para in paragraphs:
-        text = _WHITESPACE.sub(" ", para.text(deep=True) or "").strip()
-        if len(text) < 25:
-            continue
-        score = 1 + len(_COMMA.findall(text)) + min(len(text) / 100, 3)
-        ancestor = para.parent
-        for level in range(3):
-            if ancestor is None or ancestor.tag in {"html", "#document"}:
-                break
-            key = ancestor.mem_id
-            if key not in scores:
-                nodes[key] = ancestor
-                scores[key] = _class_weight(ancestor)
-            scores[key] += score / (1, 2, 3)[level]
-            ancestor = ancestor.parent
-    if not scores:
-        return body
-    best_key = max(scores, key=lambda k: scores[k] * (1 - _link_density(nodes[k])))
-    best = nodes[best_key]
-    # When the winner is one of several siblings that share the text (pages that split
-    # the body into several <div>s), climb to the parent that holds them all.
-    parent = best.parent
-    if parent is not None and parent.mem_id in scores and parent.tag not in {"body", "html"}:
-        best_score = scores[best_key] * (1 - _link_density(best))
-        parent_score = scores[parent.mem_id] * (1 - _link_density(parent))
-        if parent_score >= best_score * 0.9:
-            best = parent
-    return best
-
-
-def _children(node: LexborNode) -> list[LexborNode]:
+def _ancestors(path: tuple[Any, ...] | None) -> list[int]:
     out = []
-    child = node.child
-    while child is not None:
-        out.append(child)
-        child = child.next
+    while path is not None:
+        out.append(path[0])
+        path = path[1]
     return out
+
+
+def _resolve_flags(blocks: list[Block], values: list[float]) -> None:
+    """Set each block's ``boiler`` reason from the flagged elements around it, ignoring
+    any weakly flagged element that holds most of the page's prose: its class is lying."""
+    # Grouped by reason, i.e. by class: a site that splits its article over several
+    # <div class="sidebar-grid__container"> has them hold most of the prose together.
+    prose: dict[str, float] = {}
+    total = 0.0
+    for block, value in zip(blocks, values, strict=True):
+        if value <= 0:
+            continue
+        total += value
+        flags = block.flags
+        while flags is not None:
+            reason = flags[0][1]
+            prose[reason] = prose.get(reason, 0.0) + value
+            flags = flags[1]
+    for block in blocks:
+        flags = block.flags
+        block.boiler = None
+        while flags is not None:
+            (_node_id, reason, strong), flags = flags
+            if strong or prose.get(reason, 0.0) <= 0.5 * total:
+                block.boiler = reason  # ends on the outermost credible one
+    return
+
+
+def _select(blocks: list[Block], language: str | None) -> int | None:
+    """The id of the element that holds the article (and each block's ``boiler``)."""
+    values = [prose_value(b, language) for b in blocks]
+    _resolve_flags(blocks, values)
+    scores: dict[int, float] = {}
+    for block, value in zip(blocks, values, strict=True):
+        if block.boiler and value > 0:
+            value = 0.0  # prose inside a share box or a comment thread is not evidence
+        if value == 0:
+            continue
+        for node_id in _ancestors(block.path):
+            scores[node_id] = scores.get(node_id, 0.0) + value
+    if not scores:
+        return None
+    return max(scores, key=scores.__getitem__)
+
+
+def _page_language(meta_language: str | None, blocks: list[Block]) -> str | None:
+    if meta_language in FUNCTION_WORDS:
+        return meta_language
+    sample = " ".join(b.text for b in blocks if len(b.text) > 60)[:6000]
+    return detect_language(sample) or meta_language
 
 
 def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
@@ -326,16 +342,33 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     tree = LexborHTMLParser(html)
     meta = read_metadata(tree, url, date_selector=rules.date)
     removed: list[Removal] = []
-    container = tree.css_first(rules.body) if rules.body else None
-    if container is None:
-        if tree.root is not None:
-            _prune(tree.root, removed, rules, generic=True)
-        container = _best_container(tree)
+    for selector in rules.remove:
+        for node in reversed(tree.css(selector)):
+            text = _preview(node)
+            if text:
+                removed.append(Removal("configured remove", text))
+            node.decompose()
+    configured = tree.css_first(rules.body) if rules.body else None
+    root = configured or tree.body or tree.root
+    walk = _walk(root) if root is not None else _Walk()
+    removed.extend(walk.removed)
+    language = _page_language(meta.language, walk.blocks)
+    if configured is not None:
+        chosen = walk.blocks  # the source says where the article is: trust it
     else:
-        _prune(container, removed, rules, generic=False)
-    blocks = text_blocks(container) if container is not None else []
+        best = _select(walk.blocks, language)
+        chosen = []
+        for block in walk.blocks:
+            # No prose anywhere (a short page): everything that is not furniture.
+            if best is not None and best not in _ancestors(block.path):
+                continue
+            if block.boiler:
+                removed.append(Removal(block.boiler, block.text))
+                continue
+            chosen.append(block)
     title = meta.title or ""
-    paragraphs, dropped = clean(blocks, CleanContext(title=title))
+    context = CleanContext(title=title, language=language, trim=configured is None)
+    paragraphs, dropped = clean(chosen, context)
     removed.extend(dropped)
     published, modified = meta.published_at, meta.modified_at
     if published is None:
@@ -343,11 +376,9 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         text_pub, text_mod = find_dates(bylines, language=meta.language)
         published = text_pub
         modified = modified or text_mod
-    language = meta.language
     detected = detect_language(title + "\n" + "\n".join(paragraphs[:20]))
-    if detected and detected != language:
-        # Templates often carry a wrong or site-wide lang attribute; the text does not lie.
-        language = detected
+    # Templates often carry a wrong or site-wide lang attribute; the text does not lie.
+    final_language = detected or meta.language
     return Article(
         url=url,
         title=title,
@@ -355,7 +386,7 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         canonical_url=meta.canonical_url,
         published_at=published,
         modified_at=modified,
-        language=language,
+        language=final_language,
         author=meta.author,
         removed=tuple(removed),
     )
