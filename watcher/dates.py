@@ -9,9 +9,10 @@ unambiguous), "publié le … mis à jour le …". A date with no zone is taken 
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+
+from watcher.fold import fold
 
 _MONTHS = {
     # English
@@ -52,11 +53,6 @@ _MODIFIED = re.compile(
 )
 # The press's own archives go back to the 1990s; nothing is published in the far future.
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _plausible(moment: datetime, now: datetime | None) -> datetime | None:
@@ -122,7 +118,7 @@ def _plausible_or_none(moment: datetime | None, now: datetime | None) -> datetim
 
 
 def _visible(text: str, language: str | None) -> datetime | None:
-    folded = _fold(text)
+    folded = fold(text)
     found: list[tuple[int, datetime]] = []
     for match in _DAY_MONTH_YEAR.finditer(folded):
         day, month, year, hour, minute = match.groups()

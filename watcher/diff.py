@@ -11,13 +11,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-import unicodedata
 from collections.abc import Sequence
 
+from watcher.fold import fold
 from watcher.models import Change
 
-# Characters that carry no words: soft hyphen, zero-width space/joiners, BOM, word joiner.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
 # Digits grouped by thousands with a space ("1 000 000") are one number.
 _THOUSANDS = re.compile(r"(?<=\d)[\s\u00a0\u202f\u2009](?=\d{3}(?!\d))")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -26,14 +24,9 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"'»”)\]]*\s+(?=[\"'«“(\[]?\s?[A-ZÀ-ÖØ-Þ0-9])")
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
-    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
-
-
 def normalize(text: str) -> str:
     """Text reduced to what counts: folded words and numbers, one space apart."""
-    folded = _THOUSANDS.sub("", _fold(text))
+    folded = _THOUSANDS.sub("", fold(text))
     return " ".join(_TOKEN.findall(folded))
 
 
@@ -41,7 +34,7 @@ def material_key(text: str) -> str:
     """What must differ for a change to count: letters (ignoring where words break,
     since lost apostrophes and spacing are not edits) and numbers (kept apart, since
     1.5 and 15 are not the same figure)."""
-    folded = _THOUSANDS.sub("", _fold(text))
+    folded = _THOUSANDS.sub("", fold(text))
     parts: list[str] = []
     for match in _TOKEN.finditer(folded):
         token = match.group()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -99,7 +100,6 @@ class _Walk:
     link_chars: int = 0
     kind: str = "p"
     ctx: _Ctx = field(default_factory=_Ctx)
-    nodes: dict[int, LexborNode] = field(default_factory=dict)
     removed: list[Removal] = field(default_factory=list)
     # Zero-size elements: (node, context, block kind, text length, index in ``removed``).
     hidden: list[tuple[LexborNode, _Ctx, str, int, int]] = field(default_factory=list)
@@ -164,7 +164,6 @@ def _enter(
     walk: _Walk, node: LexborNode, tag: str, attrs: dict[str, str | None], ctx: _Ctx
 ) -> _Ctx:
     node_id = node.mem_id
-    walk.nodes[node_id] = node
     in_article = ctx.in_article or tag in _ARTICLE_TAGS or attrs.get("itemprop") == "articleBody"
     reason = None
     strong = False
@@ -176,13 +175,22 @@ def _enter(
         reason = f"page furniture (role={attrs.get('role')})"
     else:
         hint = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if _COMMENT_HINT.search(hint) and not _GOOD_HINT.search(hint):
-            reason = f"comments ({' '.join(hint.split())[:60]})"
-            strong = True
-        elif _BAD_HINT.search(hint) and not _GOOD_HINT.search(hint):
-            reason = f"boilerplate element ({' '.join(hint.split())[:60]})"
+        if len(hint) > 1:
+            reason, strong = _classify_hint(hint)
     flags = ((node_id, reason, strong), ctx.flags) if reason else ctx.flags
     return _Ctx(path=(node_id, ctx.path), flags=flags, in_article=in_article, in_link=ctx.in_link)
+
+
+@lru_cache(maxsize=8192)
+def _classify_hint(hint: str) -> tuple[str | None, bool]:
+    """``(reason, strong)`` for an element's "class id"; cached: sites repeat classes."""
+    if _GOOD_HINT.search(hint):
+        return None, False
+    if _COMMENT_HINT.search(hint):
+        return f"comments ({' '.join(hint.split())[:60]})", True
+    if _BAD_HINT.search(hint):
+        return f"boilerplate element ({' '.join(hint.split())[:60]})", False
+    return None, False
 
 
 def _push_children(stack: list[Any], node: LexborNode, ctx: _Ctx) -> None:
@@ -192,15 +200,25 @@ def _push_children(stack: list[Any], node: LexborNode, ctx: _Ctx) -> None:
         child = child.prev
 
 
+def _hidden_elements(root: LexborNode) -> dict[int, str]:
+    """``{node id: "hidden" | "zero-size"}``: one CSS query (C speed) instead of reading
+    every element's attributes during the walk."""
+    found: dict[int, str] = {}
+    for node in root.css('[hidden], [aria-hidden="true"], [style]'):
+        how = _hidden_how(node.attributes)
+        if how:
+            found[node.mem_id] = how
+    return found
+
+
 def _walk(root: LexborNode) -> _Walk:
     """Collect the text of ``root`` as blocks, in document order (explicit stack: pages
     nest thousands deep)."""
     walk = _Walk()
     walk.ctx = _Ctx(path=(root.mem_id, None))
-    walk.nodes[root.mem_id] = root
     stack: list[Any] = []
     _push_children(stack, root, walk.ctx)
-    _run(walk, stack)
+    _run(walk, stack, _hidden_elements(root))
     # Broken markup (an unclosed zero-size ad slot) can swallow a whole article that
     # readers do see: a zero-size element with more text than all the rest is not hidden.
     visible = sum(len(b.text) for b in walk.blocks)
@@ -209,47 +227,49 @@ def _walk(root: LexborNode) -> _Walk:
         if chars > visible:
             revealed.add(index)
             walk.kind, walk.ctx = kind, ctx
-            _run(walk, [(node, ctx)], reveal=True)
+            _run(walk, [(node, ctx)], {})
     if revealed:
         walk.removed = [r for i, r in enumerate(walk.removed) if i not in revealed]
     return walk
 
 
-def _run(walk: _Walk, stack: list[Any], reveal: bool = False) -> None:
+def _run(walk: _Walk, stack: list[Any], hidden: dict[int, str]) -> None:
+    # The hot loop of extraction: one pass over every node, so kept lean.
+    parts = walk.parts
     while stack:
         item = stack.pop()
-        if isinstance(item, _Exit):
+        if type(item) is _Exit:
             walk.flush()
             walk.kind, walk.ctx = item.kind, item.ctx
             continue
         node, ctx = item
         if node.is_text_node:
+            if node.is_empty_text_node:  # layout whitespace: tested in C, not decoded
+                parts.append(" ")
+                continue
             text = node.text_content
             if text:
-                walk.parts.append(text)
+                parts.append(text)
                 if ctx.in_link:
                     walk.link_chars += len(text.strip())
             continue
         if not node.is_element_node:
             continue
-        tag = node.tag or ""
+        tag = node.tag
         if tag in _SKIP:
             continue
-        attrs = node.attributes
-        how = None if reveal else _hidden_how(attrs)
-        if how:
+        if hidden and node.mem_id in hidden:
             text = " ".join((node.text(deep=True) or "").split())
             if text:
-                if how == "zero-size":
+                if hidden[node.mem_id] == "zero-size":
                     walk.hidden.append((node, ctx, walk.kind, len(text), len(walk.removed)))
                 walk.removed.append(Removal("hidden", text[:160]))
             continue
         if tag == "br":
-            walk.parts.append(_BR)
-            continue
-        if tag in _BLOCK_TAGS:
+            parts.append(_BR)
+        elif tag in _BLOCK_TAGS:
             walk.flush()
-            inner = _enter(walk, node, tag, attrs, ctx)
+            inner = _enter(walk, node, tag, node.attributes, ctx)
             stack.append(_Exit(walk.kind, walk.ctx))
             walk.kind = _block_kind(tag, walk.kind)
             walk.ctx = inner
@@ -276,6 +296,14 @@ def _block_kind(tag: str, outer: str) -> str:
 def text_blocks(node: LexborNode) -> list[Block]:
     """The text of ``node`` as blocks, in document order (no selection, no cleaning)."""
     return _walk(node).blocks
+
+
+def _within(path: tuple[Any, ...] | None, node_id: int) -> bool:
+    while path is not None:
+        if path[0] == node_id:
+            return True
+        path = path[1]
+    return False
 
 
 def _ancestors(path: tuple[Any, ...] | None) -> list[int]:
@@ -329,6 +357,57 @@ def _select(blocks: list[Block], language: str | None) -> int | None:
     return max(scores, key=scores.__getitem__)
 
 
+def _region(body: LexborNode) -> LexborNode:
+    """Where to look: the smallest element holding most of the page's long paragraphs,
+    widened by one level (a standfirst or a headline sits beside the body), found with
+    lexbor doing the selecting and the text (C speed), so that the detailed walk covers
+    a part of the page, not all of it. Pages without such paragraphs get the body."""
+    weights: dict[int, float] = {}
+    nodes: dict[int, LexborNode] = {}
+    depth: dict[int, int] = {}
+    total = 0.0
+    for para in body.css("p"):
+        length = len(para.text(deep=True) or "")
+        if length < 80:
+            continue
+        total += length
+        node = para.parent
+        chain = []
+        while node is not None:
+            node_id = node.mem_id
+            chain.append(node_id)
+            weights[node_id] = weights.get(node_id, 0.0) + length
+            if node_id not in nodes:
+                nodes[node_id] = node
+            node = node.parent
+        for level, node_id in enumerate(reversed(chain)):
+            depth[node_id] = level
+    if total < 400:
+        return body
+    body_id = body.mem_id
+    best = max(
+        (i for i, w in weights.items() if w >= 0.9 * total and i in depth),
+        key=lambda i: depth[i],
+        default=body_id,
+    )
+    region = nodes.get(best, body)
+    # Widen to the enclosing <article>/<main> when there is one close by, else by two
+    # levels: standfirsts, abstracts and lead paragraphs sit beside the body text.
+    candidate: LexborNode | None = region
+    for _ in range(4):
+        if candidate is None or candidate.mem_id == body_id:
+            break
+        if candidate.tag in _ARTICLE_TAGS:
+            return candidate
+        candidate = candidate.parent
+    for _ in range(2):
+        parent = region.parent
+        if parent is None or region.mem_id == body_id or parent.tag in {"html", "#document"}:
+            break
+        region = parent
+    return region
+
+
 def _page_language(meta_language: str | None, blocks: list[Block]) -> str | None:
     if meta_language in FUNCTION_WORDS:
         return meta_language
@@ -349,7 +428,7 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
                 removed.append(Removal("configured remove", text))
             node.decompose()
     configured = tree.css_first(rules.body) if rules.body else None
-    root = configured or tree.body or tree.root
+    root = configured or (_region(tree.body) if tree.body else tree.root)
     walk = _walk(root) if root is not None else _Walk()
     removed.extend(walk.removed)
     language = _page_language(meta.language, walk.blocks)
@@ -360,7 +439,7 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         chosen = []
         for block in walk.blocks:
             # No prose anywhere (a short page): everything that is not furniture.
-            if best is not None and best not in _ancestors(block.path):
+            if best is not None and not _within(block.path, best):
                 continue
             if block.boiler:
                 removed.append(Removal(block.boiler, block.text))

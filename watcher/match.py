@@ -11,56 +11,20 @@ back to the original text, so snippets quote the article as written.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from watcher.config import Term, VendorConfig
+from watcher.fold import fold, fold_with_map
 from watcher.models import VendorMatch
 
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "‐": "-", "‑": "-", "–": "-", "—": "-"})
 _SNIPPET_CHARS = 240
 _MAX_SNIPPETS = 3
 _SENTENCE_END = re.compile(r"[.!?…]\s|\n")
 
 
-class _FoldTable(dict[int, str]):
-    """``str.translate`` table, filled on first sight of each character: casefolded,
-    accents dropped, typographic apostrophes and dashes made plain, spaces made " "."""
-
-    def __missing__(self, code: int) -> str:
-        char = chr(code)
-        if char.isspace():
-            folded = " "
-        else:
-            char = char.translate(_APOSTROPHES)
-            pieces = unicodedata.normalize("NFKD", char)
-            folded = "".join(p for p in pieces if not unicodedata.combining(p)).casefold()
-        self[code] = folded
-        return folded
-
-
-_FOLD = _FoldTable()
-
-
-def fold_with_map(text: str) -> tuple[str, list[int] | None]:
-    """Folded text, and for each of its characters the index of the original character
-    it came from (``None`` when folding kept every position, the usual case)."""
-    folded = text.translate(_FOLD)
-    if len(folded) == len(text):
-        return folded, None
-    index: list[int] = []
-    for position, char in enumerate(text):
-        index.extend([position] * len(char.translate(_FOLD)))
-    return folded, index
-
-
-def _fold(text: str) -> str:
-    return fold_with_map(text)[0]
-
-
 def _pattern(term: str, *, case_sensitive: bool) -> str:
-    words = term.split() if case_sensitive else _fold(term).split()
+    words = term.split() if case_sensitive else fold(term).split()
     body = r"\s+".join(re.escape(w) for w in words)
     return rf"(?<!\w){body}(?!\w)"
 

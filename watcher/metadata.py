@@ -18,8 +18,8 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from watcher.clean import fold
 from watcher.dates import find_dates, parse_date
+from watcher.fold import fold_words as fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,21 @@ _ARTICLE_TYPES = {
     "webpage", "livebloposting", "report", "medicalscholarlyarticle",
 }  # fmt: skip
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·»/]{1,2}\s+")
-_DATE_HINT = re.compile(r"date|time|publi|byline|posted|meta|info|signature|auteur|author", re.I)
+# Elements whose class or id suggests a date or byline, selected by lexbor (C) rather
+# than by testing every element's attributes in Python.
+_DATE_HINT_WORDS = (
+    "date",
+    "time",
+    "publi",
+    "byline",
+    "posted",
+    "meta",
+    "info",
+    "signature",
+    "auteur",
+    "author",
+)
+_DATE_HINTS = ", ".join(f"[class*={w} i], [id*={w} i]" for w in _DATE_HINT_WORDS)
 _LANG = re.compile(r"^[a-z]{2,3}$")
 
 
@@ -227,10 +241,7 @@ def read_metadata(
             if published:
                 break
     if published is None or modified is None:
-        for node in tree.css("[class], [id]"):
-            hint = (node.attributes.get("class") or "") + " " + (node.attributes.get("id") or "")
-            if not _DATE_HINT.search(hint):
-                continue
+        for node in tree.css(_DATE_HINTS):
             text = _text(node)
             if not text or len(text) > 300:
                 continue

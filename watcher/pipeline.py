@@ -29,7 +29,8 @@ from watcher.diff import compare, content_hash
 from watcher.encoding import decode_html
 from watcher.errors import FetchError, ParseError, SourceError
 from watcher.extract import extract
-from watcher.match import VendorMatcher, fold_with_map
+from watcher.fold import fold
+from watcher.match import VendorMatcher
 from watcher.models import Entry, Event, EventArticle, EventType, VendorMatch, utcnow
 from watcher.sources import SOURCE_KINDS
 from watcher.sources.base import Fetch
@@ -183,7 +184,7 @@ def choose_url(page_url: str, rel_canonical: str | None) -> str:
 
 @lru_cache(maxsize=256)
 def _topic_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
-    words = [r"\s+".join(map(re.escape, fold_with_map(t)[0].split())) for t in terms]
+    words = [r"\s+".join(map(re.escape, fold(t).split())) for t in terms]
     return re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)")
 
 
@@ -191,7 +192,7 @@ def on_topic(source: SourceConfig, title: str, text: str) -> bool:
     """A source's ``require_any`` keywords (for general-IT feeds): one must appear."""
     if not source.require_any:
         return True
-    return bool(_topic_pattern(source.require_any).search(fold_with_map(f"{title}\n{text}")[0]))
+    return bool(_topic_pattern(source.require_any).search(fold(f"{title}\n{text}")))
 
 
 def _remember_failure(
