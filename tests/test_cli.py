@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,3 +132,71 @@ def test_once_polls_and_reports(write_config: Write, tmp_path: Path) -> None:
 def _answer(site: SimSite, request: httpx.Request) -> httpx.Response:
     answer = site.handle(request.url.raw_path.decode(), dict(request.headers))
     return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+
+
+def test_extract_a_saved_page_shows_body_and_dropped_blocks(tmp_path: Path) -> None:
+    page = Path(__file__).parent / "fixtures" / "articles" / "readability" / "lemonde-1.html.gz"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(tmp_path / "none.yaml"),
+            "extract",
+            str(page),
+            "--url",
+            "https://www.lemonde.fr/a",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Le projet de loi sur le renseignement massivement approuvé à l'Assemblée"
+    assert "language:   fr" in lines and "published:  2015-05-04T11:36:31Z" in lines
+    assert "Les députés ont, sans surprise, adopté à une large majorité" in result.output
+    assert "[boilerplate 'lire aussi'] Lire aussi : Les critiques de la CNIL" in result.output
+
+
+def test_extract_as_json_with_a_sources_rules(write_config: Write, tmp_path: Path) -> None:
+    config = write_config(
+        """
+        sources:
+          - id: site
+            url: https://site.example/feed
+            extract: {body: "div.story", remove: [".promo"]}
+        """
+    )
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<div class=story><p>Le texte de l'article.</p><p class=promo>Abonnez-vous</p></div><p>Autre</p>"
+    )
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "extract", "--json", "--source", "site", str(page)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["paragraphs"] == ["Le texte de l'article."]
+    assert data["removed"] == [{"reason": "configured remove", "text": "Abonnez-vous"}]
+
+
+def test_extract_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "none.yaml"), "extract", str(tmp_path / "nope.html")]
+    )
+    assert result.exit_code == 1 and "nope.html: No such file or directory" in result.output
+
+
+async def test_extract_url_fetches_and_extracts(respx_mock: respx.MockRouter) -> None:
+    from watcher.config import HttpSettings
+    from watcher.pipeline import extract_url
+
+    respx_mock.get("https://news.example/a").respond(
+        200,
+        content="<html lang=fr><body><article><h1>Titre</h1><p>Un paragraphe de l’article, assez long pour être retenu.</p></article></body></html>".encode(
+            "cp1252"
+        ),
+        headers={"Content-Type": "text/html; charset=iso-8859-1"},
+    )
+    result = await extract_url("https://news.example/a", HttpSettings(retries=0))
+    assert result.encoding == "cp1252" and result.status == 200
+    assert result.article.paragraphs == (
+        "Un paragraphe de l’article, assez long pour être retenu.",
+    )

@@ -6,7 +6,8 @@ import codecs
 
 import pytest
 
-from watcher.encoding import decode_html, detect_encoding
+from watcher.encoding import decode_html, detect_encoding, repair_text
+from watcher.extract import extract
 
 FRENCH = "<p>Le Groupement d’Intérêt Public « e-santé » a été créé.</p>"
 
@@ -53,3 +54,43 @@ def test_undecodable_bytes_never_raise() -> None:
 def test_unknown_charset_label_falls_back_to_detection() -> None:
     text, encoding = decode_html(FRENCH.encode("utf-8"), "text/html; charset=x-nonsense")
     assert encoding == "utf-8" and "Intérêt" in text
+
+
+@pytest.mark.parametrize(
+    ("damaged", "language", "repaired"),
+    [
+        (
+            "Le Groupement dâ€™IntÃ©rÃªt Public a Ã©tÃ© crÃ©Ã©.",
+            "fr",
+            "Le Groupement d’Intérêt Public a été créé.",
+        ),
+        ("Le CHU a choisi l\x92éditeur.", "fr", "Le CHU a choisi l’éditeur."),
+        ("Cerner â€“ now Oracle Health â€“ said.", "en", "Cerner – now Oracle Health – said."),
+        # A French text whose apostrophes a bad charset removed altogether:
+        (
+            "Le Groupement dIntérêt Public et lAgence Régionale de Santé.",
+            "fr",
+            "Le Groupement d’Intérêt Public et l’Agence Régionale de Santé.",
+        ),
+        # ...but never a text that still has its apostrophes, nor another language:
+        (
+            "Le Groupement d’Intérêt Public et lAgence.",
+            "fr",
+            "Le Groupement d’Intérêt Public et lAgence.",
+        ),
+        ("Du Pont met McDonald and dAngelo.", "en", "Du Pont met McDonald and dAngelo."),
+        ("Déjà propre : « e-santé », 3 000 €.", "fr", "Déjà propre : « e-santé », 3 000 €."),
+    ],
+)
+def test_repair_text(damaged: str, language: str, repaired: str) -> None:
+    assert repair_text(damaged, language) == repaired
+
+
+def test_extraction_repairs_a_double_encoded_page() -> None:
+    """Synthetic: a UTF-8 page whose CMS had already stored cp1252-decoded UTF-8."""
+    body = "Le CHU de Rennes a retenu lâ€™offre de Dedalus pour son dossier patient informatisÃ©, après un appel dâ€™offres."
+    html = f"<html lang='fr'><body><article><h1>Dedalus retenu</h1><p>{body}</p></article></body></html>"
+    article = extract(html, "https://example.org/a")
+    assert article.paragraphs == (
+        "Le CHU de Rennes a retenu l’offre de Dedalus pour son dossier patient informatisé, après un appel d’offres.",
+    )

@@ -74,6 +74,11 @@ _CUT_PHRASES = (
 )  # fmt: skip
 # A block this long or longer is an article paragraph, whatever it starts with.
 _SHORT_WORDS = 25
+# A line of "|"/"•"-separated facts with a date or a "par"/"by" in it is a byline.
+_BYLINE_SEPARATOR = re.compile(r"\s[|•·]\s")
+_BYLINE_PARTS = re.compile(
+    r"\b(par|by|publie|mis a jour|updated|published)\b|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}h\d{2}"
+)
 _COMMENT_COUNT = re.compile(r"^\(?\d+\)?\s+(commentaires?|comments?|reactions?)\b")
 _BYLINE = re.compile(
     r"^(by|par|written by|ecrit par|auteur\s*:|author\s*:|publie le|publie\b|"
@@ -251,11 +256,15 @@ def drop_title_echo(blocks: list[Block], ctx: CleanContext) -> None:
 
 
 def drop_bylines(blocks: list[Block], ctx: CleanContext) -> None:
-    """Author and date lines ("Par X", "Publié le …", "6 September 2007")."""
+    """Author and date lines ("Par X", "Publié le …", "6 September 2007", "Le Monde |
+    04.05.2015 à 13h36 • Mis à jour … | Par …")."""
     for block in blocks:
-        if block.dropped or block.words > 14:
+        if block.dropped or block.words > 30:
             continue
-        if _BYLINE.match(block.folded) and not _SENTENCE_END.search(block.text.rstrip(")")):
+        if block.words <= 14 and _BYLINE.match(block.folded):
+            if not _SENTENCE_END.search(block.text.rstrip(")")):
+                block.dropped = "byline or date"
+        elif _BYLINE_SEPARATOR.search(block.text) and _BYLINE_PARTS.search(block.folded):
             block.dropped = "byline or date"
 
 

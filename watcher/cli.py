@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gzip
+import json
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +22,11 @@ import click
 
 from watcher import config as config_module
 from watcher import log as log_module
-from watcher.config import Secret, Settings
+from watcher.config import HttpSettings, Secret, Settings
 from watcher.daemon import Watcher, serve
 from watcher.errors import ConfigError, WatcherError
+from watcher.models import isoformat
+from watcher.pipeline import Extraction, extract_bytes, extract_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -203,6 +208,106 @@ def run(opts: _Options, grace: float) -> None:
     """
     settings = opts.settings()
     asyncio.run(serve(settings, opts.state, grace=grace))
+
+
+@cli.command("extract")
+@click.argument("target")
+@click.option(
+    "--source", "-s", "source_id", help="Use this source's extract rules from the config."
+)
+@click.option("--url", "page_url", help="The page's address, when TARGET is a file.")
+@click.option(
+    "--removed/--no-removed", default=True, show_default=True, help="List dropped blocks."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@_handle_errors
+def extract_command(
+    opts: _Options,
+    target: str,
+    source_id: str | None,
+    page_url: str | None,
+    removed: bool,
+    as_json: bool,
+) -> None:
+    """Show what watcher extracts from a page (a URL or a saved file, .gz allowed):
+    title, dates, language, the body, and every dropped block with the reason.
+
+    The first thing to run when a source's alerts look wrong.
+
+    Example:
+
+        watcher extract https://www.dsih.fr/article/1234/exemple.html
+        watcher extract --source dsih --url https://www.dsih.fr/a page.html
+    """
+    settings = _optional_settings(opts)
+    rules = settings.source(source_id).extract if (settings and source_id) else None
+    if source_id and settings is None:
+        raise ConfigError(f"{opts.config}: --source needs a configuration file")
+    http = settings.http if settings else HttpSettings()
+    if target.startswith(("http://", "https://")):
+        result = asyncio.run(extract_url(target, http, rules))
+    else:
+        path = Path(target)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise WatcherError(f"{target}: {exc.strerror}") from None
+        if path.suffix == ".gz":
+            content = gzip.decompress(content)
+        result = extract_bytes(content, page_url or path.resolve().as_uri(), rules)
+    article = result.article
+    if as_json:
+        click.echo(json.dumps(_article_json(result, removed), ensure_ascii=False, indent=2))
+        return
+    click.secho(article.title or "(no title)", bold=True)
+    facts = [
+        ("url", result.url),
+        ("canonical", article.canonical_url),
+        ("published", isoformat(article.published_at)),
+        ("modified", isoformat(article.modified_at)),
+        ("language", article.language),
+        ("author", article.author),
+        ("encoding", result.encoding),
+        ("size", f"{len(article.paragraphs)} paragraphs, {len(article.text.split())} words"),
+    ]
+    for name, value in facts:
+        click.echo(f"{name + ':':11} {value or '-'}")
+    click.echo()
+    for paragraph in article.paragraphs:
+        click.echo(textwrap.fill(paragraph, width=100) + "\n")
+    if removed and article.removed:
+        click.secho(f"dropped ({len(article.removed)} blocks):", bold=True)
+        for item in article.removed:
+            text = " ".join(item.text.split())
+            text = text if len(text) <= 100 else text[:99] + "…"
+            click.echo(f"  [{item.reason}] {text}")
+
+
+def _optional_settings(opts: _Options) -> Settings | None:
+    """The config when there is one; ``watcher extract`` also works without."""
+    if not opts.config.exists():
+        log_module.configure(opts.log_level or "warning")
+        return None
+    return opts.settings(warn=False)
+
+
+def _article_json(result: Extraction, removed: bool) -> dict[str, Any]:
+    article = result.article
+    return {
+        "url": result.url,
+        "title": article.title,
+        "canonical_url": article.canonical_url,
+        "published_at": isoformat(article.published_at),
+        "modified_at": isoformat(article.modified_at),
+        "language": article.language,
+        "author": article.author,
+        "encoding": result.encoding,
+        "paragraphs": list(article.paragraphs),
+        "removed": [{"reason": r.reason, "text": r.text} for r in article.removed]
+        if removed
+        else [],
+    }
 
 
 def _duration(seconds: float) -> str:

@@ -17,6 +17,7 @@ import codecs
 import re
 
 import charset_normalizer
+import ftfy
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -131,3 +132,50 @@ def decode_html(content: bytes, content_type: str | None = None) -> tuple[str, s
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, encoding
+
+
+# Signs of text that was encoded twice (UTF-8 read as cp1252: "Ã©", "â€™", "Â ") or
+# carries C1 control characters where cp1252 punctuation was meant (U+0092 for ’).
+_MOJIBAKE = re.compile(r"[\x80-\x9f]|Ã[\x80-\xbf©¨ª«®´¹º»¼½¾§ ]|â€|Â[\xa0-\xbf ]")
+_FTFY = ftfy.TextFixerConfig(
+    unescape_html=False,
+    remove_terminal_escapes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    uncurl_quotes=False,
+    fix_line_breaks=False,
+    remove_control_chars=False,
+    normalization=None,
+    explain=False,
+)
+# French elision whose apostrophe a bad charset ate: "dIntérêt" (a lower-case article
+# glued to a capitalised word is never French as written).
+_LOST_ELISION = re.compile(
+    r"\b([dlDL]|[jJ]|[nN]|[mM]|[tT]|[sS]|[cC]|[qQ]u)([AEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜH][a-zà-ÿ]{2,})"
+)
+
+
+def repair_text(text: str, language: str | None = None) -> str:
+    """Undo what a wrong charset did to a text: mojibake (ftfy, called only when its signs
+    are there, so clean text costs one regex search) and, in French text that has no
+    apostrophe left at all, the ones lost between an elided article and a capitalised
+    word ("dIntérêt" -> "d’Intérêt")."""
+    if _MOJIBAKE.search(text):
+        text = ftfy.fix_text(text, _FTFY)
+    if language == "fr" and "’" not in text and "'" not in text:
+        text = _LOST_ELISION.sub(r"\1’\2", text)
+    return text
+
+
+def repair_article(
+    title: str, paragraphs: list[str], language: str | None
+) -> tuple[str, list[str]]:
+    """:func:`repair_text` over an article, deciding on the whole text at once."""
+    joined = "\n\n".join([title, *paragraphs])
+    fixed = repair_text(joined, language)
+    if fixed == joined:
+        return title, paragraphs
+    parts = fixed.split("\n\n")
+    if len(parts) != len(paragraphs) + 1:  # a repair never merges paragraphs, but be safe
+        return repair_text(title, language), [repair_text(p, language) for p in paragraphs]
+    return parts[0], parts[1:]

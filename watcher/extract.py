@@ -31,6 +31,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from watcher.clean import Block, CleanContext, clean, prose_value
 from watcher.config import ExtractRules
 from watcher.dates import find_dates
+from watcher.encoding import repair_article
 from watcher.lang import FUNCTION_WORDS, detect_language
 from watcher.metadata import read_metadata
 from watcher.models import Article, Removal
@@ -458,6 +459,7 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     detected = detect_language(title + "\n" + "\n".join(paragraphs[:20]))
     # Templates often carry a wrong or site-wide lang attribute; the text does not lie.
     final_language = detected or meta.language
+    title, paragraphs = repair_article(title, paragraphs, final_language)
     return Article(
         url=url,
         title=title,

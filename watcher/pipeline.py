@@ -24,14 +24,15 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from watcher.config import SinkConfig, SourceConfig
+from watcher.config import ExtractRules, HttpSettings, SinkConfig, SourceConfig
 from watcher.diff import compare, content_hash
 from watcher.encoding import decode_html
 from watcher.errors import FetchError, ParseError, SourceError
 from watcher.extract import extract
+from watcher.fetch import Fetcher, make_client
 from watcher.fold import fold
 from watcher.match import VendorMatcher
-from watcher.models import Entry, Event, EventArticle, EventType, VendorMatch, utcnow
+from watcher.models import Article, Entry, Event, EventArticle, EventType, VendorMatch, utcnow
 from watcher.sources import SOURCE_KINDS
 from watcher.sources.base import Fetch
 from watcher.store import NewVersion, SourceState, Store, StoredArticle
@@ -342,3 +343,33 @@ async def _process_entry(
         announced=bool(events),
     )  # fmt: skip
     return "new" if event_type == "article.new" else "updated"
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What ``watcher extract`` shows: the article and how the page was read."""
+
+    article: Article
+    url: str
+    encoding: str
+    status: int | None = None
+
+
+def extract_bytes(
+    content: bytes, url: str, rules: ExtractRules | None = None, content_type: str | None = None
+) -> Extraction:
+    """Decode and extract a page held in memory (a saved file, a test fixture)."""
+    html, encoding = decode_html(content, content_type)
+    return Extraction(article=extract(html, url, rules), url=url, encoding=encoding)
+
+
+async def extract_url(
+    url: str, http: HttpSettings, rules: ExtractRules | None = None
+) -> Extraction:
+    """Fetch one page politely (same client settings as the daemon) and extract it."""
+    async with make_client(http) as client:
+        page = await Fetcher(client, http).get(url)
+    html, encoding = decode_html(page.content, page.content_type)
+    return Extraction(
+        article=extract(html, page.url, rules), url=page.url, encoding=encoding, status=page.status
+    )
