@@ -94,3 +94,9 @@ def test_extraction_repairs_a_double_encoded_page() -> None:
     assert article.paragraphs == (
         "Le CHU de Rennes a retenu l’offre de Dedalus pour son dossier patient informatisé, après un appel d’offres.",
     )
+
+
+def test_a_page_declared_gb2312_but_written_in_utf8_is_utf8() -> None:
+    text = "<meta charset=GB2312><p>促进航天技术更好惠及人民</p>"
+    assert detect_encoding(text.encode("utf-8")) == "utf-8"
+    assert detect_encoding(text.encode("gb2312")) == "gb2312"

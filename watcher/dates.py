@@ -27,6 +27,8 @@ _MONTHS = {
 }  # fmt: skip
 _MONTH_NAMES = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
 
+# ISO 8601 "basic" form, as some CMSs write it: 20180619T055000+0900.
+_ISO_BASIC = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})?(Z|[+-]\d{4})?$")
 _ISO = re.compile(
     r"(?<!\d)(\d{4})-(\d{1,2})(?:-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?)?)?(?!\d)"
@@ -96,6 +98,11 @@ def parse_date(
     text = text.strip()
     if not text:
         return None
+    basic = _ISO_BASIC.match(text)
+    if basic:
+        y, mo, d, h, mi, s, tz = basic.groups()
+        moment = _build(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), _zone(tz))
+        return _plausible(moment, now) if moment else None
     iso = _ISO.search(text)
     if iso and iso.start() < 3:
         moment = _from_iso(iso)

@@ -6,9 +6,10 @@ mean windows-1252: French pages declared latin-1 use cp1252's curly apostrophe (
 which strict latin-1 decodes to an invisible control character and the apostrophe of
 "Groupement d'Intérêt Public" is lost.
 
-Two declared charsets are commonly wrong, and the bytes tell: a page declared as a
-single-byte charset whose bytes are valid UTF-8 with non-ASCII sequences is UTF-8 (that
-is never an accident), and a page declared UTF-8 whose bytes are not is windows-1252.
+Declarations are often wrong, and the bytes tell: a page declared in any other charset
+whose bytes are valid UTF-8 with non-ASCII sequences is UTF-8 (legacy encodings never
+form valid UTF-8 by accident over a page), and a page declared UTF-8 whose bytes are
+not is windows-1252.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ _AS_CP1252 = {
     "iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii", "cp819",
     "windows-1252", "cp1252", "x-cp1252", "ibm819", "iso-ir-100",
 }  # fmt: skip
-_SINGLE_BYTE_NAMES = {"cp1252", "iso8859-15", "cp1250", "iso8859-2", "mac-roman"}
 _PRESCAN_BYTES = 4096
 
 
@@ -88,7 +88,7 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
             except UnicodeDecodeError:
                 return "cp1252" if _mostly_latin(content) else _guess(content)
             return "utf-8"
-        if declared in _SINGLE_BYTE_NAMES and _is_utf8_with_non_ascii(content):
+        if _is_utf8_with_non_ascii(content):
             return "utf-8"
         return declared
     if content.isascii() or _is_utf8_with_non_ascii(content):

@@ -43,8 +43,37 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+# Scripts that name their language (or nearly): the first that makes up a real share of
+# the letters wins. Kana before Han: Japanese mixes both.
+_SCRIPTS = (
+    ("ja", re.compile(r"[\u3040-\u30ff]")),
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("zh", re.compile(r"[\u4e00-\u9fff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
+    ("he", re.compile(r"[\u0590-\u05ff]")),
+    ("el", re.compile(r"[\u0370-\u03ff]")),
+    ("ru", re.compile(r"[\u0400-\u04ff]")),
+    ("hi", re.compile(r"[\u0900-\u097f]")),
+    ("th", re.compile(r"[\u0e00-\u0e7f]")),
+)
+
+
+def script_language(text: str) -> str | None:
+    """The language a non-Latin script implies, when one dominates the text."""
+    sample = text[:3000]
+    letters = sum(1 for c in sample if c.isalpha()) or 1
+    for language, script in _SCRIPTS:
+        if len(script.findall(sample)) > letters * 0.3:
+            return language
+    return None
+
+
 def detect_language(text: str) -> str | None:
-    """A two-letter language code from function-word frequencies, or ``None``."""
+    """A two-letter language code from the script, else from function-word
+    frequencies, or ``None``."""
+    by_script = script_language(text) if not text[:3000].isascii() else None
+    if by_script:
+        return by_script
     tokens = words(text[:4000])
     if len(tokens) < 8:
         return None

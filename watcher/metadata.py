@@ -116,10 +116,15 @@ def _json_ld(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
                     stack.extend(reversed(graph))
 
 
-def _types(item: dict[str, Any]) -> set[str]:
+def _is_article(item: dict[str, Any]) -> bool:
+    """schema.org types of articles: NewsArticle, ReportageNewsArticle, BlogPosting,
+    SocialMediaPosting, Report, WebPage (the fallback many sites use)..."""
     kind = item.get("@type")
     kinds = kind if isinstance(kind, list) else [kind]
-    return {str(k).lower() for k in kinds if k}
+    for name in (str(k).lower() for k in kinds if k):
+        if name in _ARTICLE_TYPES or name.endswith(("article", "posting")):
+            return True
+    return False
 
 
 def _names(value: Any) -> list[str]:
@@ -197,7 +202,7 @@ def read_metadata(
     ld_published = ld_modified = ld_headline = ld_language = None
     ld_authors: list[str] = []
     for item in _json_ld(tree):
-        if not _types(item) & _ARTICLE_TYPES:
+        if not _is_article(item):
             continue
         ld_published = ld_published or item.get("datePublished") or item.get("dateCreated")
         ld_modified = ld_modified or item.get("dateModified")
@@ -221,8 +226,10 @@ def read_metadata(
     )
     lang_tag = (root.attributes.get("lang") if root else None) or language
 
-    published = _first_date([ld_published], lang_tag) or _first_date(
-        [meta.get(k) for k in _PUBLISHED_META], lang_tag
+    published = (
+        _first_date([ld_published], lang_tag)
+        or _first_date([meta.get(k) for k in _PUBLISHED_META], lang_tag)
+        or _microdata_date(tree, "datePublished", lang_tag)
     )
     modified = _first_date([ld_modified], lang_tag) or _first_date(
         [meta.get(k) for k in _MODIFIED_META], lang_tag
@@ -280,6 +287,16 @@ def read_metadata(
         canonical_url=canonical,
         site_name=site,
     )
+
+
+def _microdata_date(tree: LexborHTMLParser, prop: str, language: str | None) -> datetime | None:
+    for node in tree.css(f'[itemprop="{prop}"]'):
+        attrs = node.attributes
+        value = attrs.get("content") or attrs.get("datetime") or _text(node)
+        moment = parse_date(value, language=language)
+        if moment:
+            return moment
+    return None
 
 
 def _first_date(values: list[Any], language: str | None) -> datetime | None:
