@@ -459,10 +459,9 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     detected = detect_language(title + "\n" + "\n".join(paragraphs[:20]))
     # Templates often carry a wrong or site-wide lang attribute; the text does not lie,
     # but only trust it over the page for languages it can actually tell apart.
+    final_language: str | None = detected or meta.language
     if meta.language and meta.language not in FUNCTION_WORDS and detected in FUNCTION_WORDS:
         final_language = meta.language
-    else:
-        final_language = detected or meta.language
     title, paragraphs = repair_article(title, paragraphs, final_language)
     return Article(
         url=url,
