@@ -107,6 +107,11 @@ _SPAM_WEAK_WORDS = frozenset(
     "meds prescription acheter".split()
 )
 _SPAM_WEAK_PHRASES = ("shopping cart", "order now", "free shipping", "best price", "pas cher")
+# A word every spam phrase contains: without one, no phrase needs looking for.
+_SPAM_PHRASE_KEYS = frozenset(
+    "pharmacy ligne prescription ordonnance aid pills casino slot spins poker betting loan "
+    "advance essay watches followers meds cart shipping price cher order".split()
+)
 _SENTENCE_END = re.compile(r"[.!?…»\"”]\s*$")
 _WORD = re.compile(r"\w+")
 # Photo agencies and credit words: a short block made only of these is an image credit.
@@ -286,12 +291,15 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
         folded = block.text.lower()
         short = block.words <= 30
         tokens = set(_WORD.findall(folded))
+        phrases = not tokens.isdisjoint(_SPAM_PHRASE_KEYS)
         strong = len(tokens & _SPAM_STRONG_WORDS)
-        strong += sum(1 for p in _SPAM_STRONG_PHRASES if p in folded)
+        if phrases:
+            strong += sum(1 for p in _SPAM_STRONG_PHRASES if p in folded)
         weak = 0
         if short:
             weak = len(tokens & _SPAM_WEAK_WORDS)
-            weak += sum(1 for p in _SPAM_WEAK_PHRASES if p in folded)
+            if phrases:
+                weak += sum(1 for p in _SPAM_WEAK_PHRASES if p in folded)
         # Health news names drugs ("Viagra's patent expires") and a paragraph on "payday
         # loans" and "online casinos" is journalism: spam sells (a commercial word or
         # links with the drug), is short, or is made of nothing else.

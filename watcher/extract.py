@@ -33,7 +33,7 @@ from watcher.config import ExtractRules
 from watcher.dates import find_dates
 from watcher.encoding import repair_article
 from watcher.lang import FUNCTION_WORDS, detect_language
-from watcher.metadata import read_metadata
+from watcher.metadata import PageIndex, read_metadata
 from watcher.models import Article, Removal
 
 # Never article text, skipped with everything inside.
@@ -201,25 +201,27 @@ def _push_children(stack: list[Any], node: LexborNode, ctx: _Ctx) -> None:
         child = child.prev
 
 
-def _hidden_elements(root: LexborNode) -> dict[int, str]:
-    """``{node id: "hidden" | "zero-size"}``: one CSS query (C speed) instead of reading
-    every element's attributes during the walk."""
+def _hidden_elements(candidates: list[LexborNode]) -> dict[int, str]:
+    """``{node id: "hidden" | "zero-size"}`` from the page index's candidates, so the
+    walk never reads every element's attributes."""
     found: dict[int, str] = {}
-    for node in root.css('[hidden], [aria-hidden="true"], [style]'):
+    for node in candidates:
         how = _hidden_how(node.attributes)
         if how:
             found[node.mem_id] = how
     return found
 
 
-def _walk(root: LexborNode) -> _Walk:
+def _walk(root: LexborNode, hidden: dict[int, str] | None = None) -> _Walk:
     """Collect the text of ``root`` as blocks, in document order (explicit stack: pages
     nest thousands deep)."""
     walk = _Walk()
     walk.ctx = _Ctx(path=(root.mem_id, None))
     stack: list[Any] = []
     _push_children(stack, root, walk.ctx)
-    _run(walk, stack, _hidden_elements(root))
+    if hidden is None:
+        hidden = _hidden_elements(root.css('[hidden], [aria-hidden="true"], [style]'))
+    _run(walk, stack, hidden)
     # Broken markup (an unclosed zero-size ad slot) can swallow a whole article that
     # readers do see: a zero-size element with more text than all the rest is not hidden.
     visible = sum(len(b.text) for b in walk.blocks)
@@ -358,7 +360,7 @@ def _select(blocks: list[Block], language: str | None) -> int | None:
     return max(scores, key=scores.__getitem__)
 
 
-def _region(body: LexborNode) -> LexborNode:
+def _region(body: LexborNode, paragraphs: list[LexborNode] | None = None) -> LexborNode:
     """Where to look: the smallest element holding most of the page's long paragraphs,
     widened by one level (a standfirst or a headline sits beside the body), found with
     lexbor doing the selecting and the text (C speed), so that the detailed walk covers
@@ -367,7 +369,7 @@ def _region(body: LexborNode) -> LexborNode:
     nodes: dict[int, LexborNode] = {}
     depth: dict[int, int] = {}
     total = 0.0
-    for para in body.css("p"):
+    for para in body.css("p") if paragraphs is None else paragraphs:
         length = len(para.text(deep=True) or "")
         if length < 80:
             continue
@@ -420,7 +422,8 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     """The clean article in ``html`` (fetched from ``url``). Never raises on bad HTML."""
     rules = rules or ExtractRules()
     tree = LexborHTMLParser(html)
-    meta = read_metadata(tree, url, date_selector=rules.date)
+    index = PageIndex.build(tree)
+    meta = read_metadata(index, url, date_selector=rules.date)
     removed: list[Removal] = []
     for selector in rules.remove:
         for node in reversed(tree.css(selector)):
@@ -429,8 +432,13 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
                 removed.append(Removal("configured remove", text))
             node.decompose()
     configured = tree.css_first(rules.body) if rules.body else None
-    root = configured or (_region(tree.body) if tree.body else tree.root)
-    walk = _walk(root) if root is not None else _Walk()
+    body = tree.body
+    root = configured or (_region(body, index.paragraphs) if body else tree.root)
+    if rules.remove:  # the index predates the removals: ask again
+        walk = _walk(root) if root is not None else _Walk()
+    else:
+        hidden = _hidden_elements(index.maybe_hidden)
+        walk = _walk(root, hidden) if root is not None else _Walk()
     removed.extend(walk.removed)
     language = _page_language(meta.language, walk.blocks)
     if configured is not None:

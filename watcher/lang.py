@@ -74,7 +74,7 @@ def detect_language(text: str) -> str | None:
     by_script = script_language(text) if not text[:3000].isascii() else None
     if by_script:
         return by_script
-    tokens = words(text[:4000])
+    tokens = words(text[:2500])
     if len(tokens) < 8:
         return None
     counts = Counter(tokens)

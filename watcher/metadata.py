@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -31,6 +31,66 @@ class Metadata:
     author: str | None = None
     canonical_url: str | None = None
     site_name: str | None = None
+
+
+# Everything extraction asks of a page outside its body text, gathered by ONE css query:
+# each query is a full C traversal of the page (~0.1 ms on a news page), so one query
+# with a selector list costs a fraction of asking each question separately.
+_INDEX = (
+    "meta, link[rel], title, script[type='application/ld+json'], h1, time[datetime], "
+    "[itemprop], a[rel=author], p, [hidden], [aria-hidden='true'], [style]"
+)
+
+
+@dataclass
+class PageIndex:
+    """The nodes and values metadata and the body finder need, from one pass."""
+
+    tree: LexborHTMLParser
+    metas: dict[str, str] = field(default_factory=dict)
+    links: list[dict[str, str | None]] = field(default_factory=list)
+    title: str = ""
+    json_ld: list[str] = field(default_factory=list)
+    h1: list[LexborNode] = field(default_factory=list)
+    times: list[LexborNode] = field(default_factory=list)
+    itemprops: list[tuple[str, LexborNode]] = field(default_factory=list)
+    authors: list[LexborNode] = field(default_factory=list)
+    paragraphs: list[LexborNode] = field(default_factory=list)
+    maybe_hidden: list[LexborNode] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, tree: LexborHTMLParser) -> PageIndex:
+        index = cls(tree=tree)
+        for node in tree.css(_INDEX):
+            tag = node.tag
+            attrs = node.attributes
+            if tag == "p":
+                index.paragraphs.append(node)
+            elif tag == "meta":
+                content = attrs.get("content")
+                if content is not None:
+                    for key in ("property", "name", "itemprop", "http-equiv"):
+                        name = attrs.get(key)
+                        if name:
+                            index.metas.setdefault(name.strip().lower(), content.strip())
+            elif tag == "link":
+                index.links.append(attrs)
+            elif tag == "title":
+                index.title = index.title or _text(node)
+            elif tag == "script":
+                index.json_ld.append(node.text(deep=True) or "")
+            elif tag == "h1":
+                index.h1.append(node)
+            elif tag == "time" and attrs.get("datetime"):
+                index.times.append(node)
+            elif tag == "a" and attrs.get("rel") == "author":
+                index.authors.append(node)
+            prop = attrs.get("itemprop")
+            if prop and tag != "meta":
+                index.itemprops.append((prop, node))
+            if "hidden" in attrs or "style" in attrs or attrs.get("aria-hidden") == "true":
+                index.maybe_hidden.append(node)
+        return index
 
 
 _PUBLISHED_META = (
@@ -74,25 +134,10 @@ def _primary(tag: str | None) -> str | None:
     return primary if _LANG.match(primary) else None
 
 
-def _meta(tree: LexborHTMLParser) -> dict[str, str]:
-    """``<meta>`` values keyed by lower-cased name/property/itemprop (first one wins)."""
-    found: dict[str, str] = {}
-    for node in tree.css("meta"):
-        attrs = node.attributes
-        content = attrs.get("content")
-        if content is None:
-            continue
-        for key in ("property", "name", "itemprop", "http-equiv"):
-            name = attrs.get(key)
-            if name:
-                found.setdefault(name.strip().lower(), content.strip())
-    return found
-
-
-def _json_ld(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
+def _json_ld(scripts: list[str]) -> Iterator[dict[str, Any]]:
     """Every object in the page's JSON-LD scripts, flattened through @graph and lists."""
-    for script in tree.css('script[type="application/ld+json"]'):
-        raw = (script.text(deep=True) or "").strip()
+    for raw in scripts:
+        raw = raw.strip()
         if not raw:
             continue
         raw = raw.removeprefix("<!--").removesuffix("-->").strip()
@@ -166,8 +211,17 @@ def clean_title(raw: str, site_name: str | None, host: str) -> str:
     return title
 
 
+def _in_article(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("article", "main"):
+            return True
+        parent = parent.parent
+    return False
+
+
 def _pick_title(
-    tree: LexborHTMLParser,
+    index: PageIndex,
     meta: dict[str, str],
     ld_headline: str | None,
     site: str | None,
@@ -175,16 +229,12 @@ def _pick_title(
 ) -> str | None:
     host = urlsplit(url).hostname or ""
     h1 = ""
-    for node in tree.css("article h1, main h1, h1"):
+    # The first h1 inside the article (or main) if there is one, else the page's first.
+    for node in sorted(index.h1, key=lambda n: not _in_article(n)):
         h1 = _text(node)
         if len(h1) >= 8:
             break
-    candidates = [
-        meta.get("og:title"),
-        meta.get("twitter:title"),
-        ld_headline,
-        _text(tree.css_first("title")),
-    ]
+    candidates = [meta.get("og:title"), meta.get("twitter:title"), ld_headline, index.title]
     cleaned = [clean_title(c, site, host) for c in candidates if c and c.strip()]
     if h1 and len(h1.split()) >= 2:
         h1_key = fold(h1)
@@ -195,13 +245,14 @@ def _pick_title(
 
 
 def read_metadata(
-    tree: LexborHTMLParser, url: str, *, date_selector: str | None = None
+    tree: LexborHTMLParser | PageIndex, url: str, *, date_selector: str | None = None
 ) -> Metadata:
-    """Everything but the body, read before the extractor prunes the tree."""
-    meta = _meta(tree)
+    """Everything but the body: title, dates, language, author, canonical URL."""
+    index = tree if isinstance(tree, PageIndex) else PageIndex.build(tree)
+    meta = index.metas
     ld_published = ld_modified = ld_headline = ld_language = None
     ld_authors: list[str] = []
-    for item in _json_ld(tree):
+    for item in _json_ld(index.json_ld):
         if not _is_article(item):
             continue
         ld_published = ld_published or item.get("datePublished") or item.get("dateCreated")
@@ -214,28 +265,31 @@ def read_metadata(
             ld_authors = _names(item.get("author"))
     site = meta.get("og:site_name") or meta.get("application-name")
 
-    root = tree.css_first("html")
-    language = _primary(root.attributes.get("lang") if root else None)
+    root = index.tree.root
+    root_attrs = root.attributes if root is not None and root.tag == "html" else {}
     language = (
-        language
-        or _primary(root.attributes.get("xml:lang") if root else None)
+        _primary(root_attrs.get("lang"))
+        or _primary(root_attrs.get("xml:lang"))
         or _primary(ld_language)
         or _primary(meta.get("content-language"))
         or _primary(meta.get("og:locale"))
         or _primary(meta.get("language"))
     )
-    lang_tag = (root.attributes.get("lang") if root else None) or language
+    lang_tag = root_attrs.get("lang") or language
+    itemprops = index.itemprops
 
     published = (
         _first_date([ld_published], lang_tag)
         or _first_date([meta.get(k) for k in _PUBLISHED_META], lang_tag)
-        or _microdata_date(tree, "datePublished", lang_tag)
+        or _microdata_date(itemprops, "datePublished", lang_tag)
     )
-    modified = _first_date([ld_modified], lang_tag) or _first_date(
-        [meta.get(k) for k in _MODIFIED_META], lang_tag
+    modified = (
+        _first_date([ld_modified], lang_tag)
+        or _first_date([meta.get(k) for k in _MODIFIED_META], lang_tag)
+        or _microdata_date(itemprops, "dateModified", lang_tag)
     )
     if date_selector:
-        node = tree.css_first(date_selector)
+        node = index.tree.css_first(date_selector)
         if node is not None:
             text_pub, text_mod = find_dates(
                 (node.attributes.get("datetime") or "") + " " + _text(node), language=lang_tag
@@ -243,12 +297,13 @@ def read_metadata(
             published = text_pub or published
             modified = modified or text_mod
     if published is None:
-        for node in tree.css("time[datetime]"):
+        for node in index.times:
             published = parse_date(node.attributes.get("datetime"), language=lang_tag)
             if published:
                 break
     if published is None or modified is None:
-        for node in tree.css(_DATE_HINTS):
+        # The slow way, only when the page has no machine-readable date.
+        for node in index.tree.css(_DATE_HINTS):
             text = _text(node)
             if not text or len(text) > 300:
                 continue
@@ -264,22 +319,26 @@ def read_metadata(
         if candidate and not candidate.startswith("http"):
             author = candidate
     if not author:
-        node = tree.css_first(
-            '[rel="author"], [itemprop="author"] [itemprop="name"], [itemprop="author"]'
-        )
-        text = _text(node)
+        nodes = index.authors + [n for prop, n in itemprops if prop == "author"]
+        text = _text(nodes[0]) if nodes else ""
         author = text if 0 < len(text) <= 80 else None
 
     canonical = None
-    link = tree.css_first('link[rel="canonical"]')
-    href = (link.attributes.get("href") if link else None) or meta.get("og:url")
+    href = next(
+        (
+            link.get("href")
+            for link in index.links
+            if (link.get("rel") or "").lower() == "canonical"
+        ),
+        None,
+    ) or meta.get("og:url")
     if href and href.strip():
         absolute = urljoin(url, href.strip())
         if absolute.startswith(("http://", "https://")):
             canonical = absolute
 
     return Metadata(
-        title=_pick_title(tree, meta, ld_headline, site, url),
+        title=_pick_title(index, meta, ld_headline, site, url),
         published_at=published,
         modified_at=modified,
         language=language,
@@ -289,11 +348,16 @@ def read_metadata(
     )
 
 
-def _microdata_date(tree: LexborHTMLParser, prop: str, language: str | None) -> datetime | None:
-    for node in tree.css(f'[itemprop="{prop}"]'):
+def _microdata_date(
+    itemprops: list[tuple[str, LexborNode]], prop: str, language: str | None
+) -> datetime | None:
+    for name, node in itemprops:
+        if name != prop:
+            continue
         attrs = node.attributes
-        value = attrs.get("content") or attrs.get("datetime") or _text(node)
-        moment = parse_date(value, language=language)
+        moment = parse_date(
+            attrs.get("content") or attrs.get("datetime") or _text(node), language=language
+        )
         if moment:
             return moment
     return None
