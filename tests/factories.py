@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from watcher.models import Change, Event, EventArticle, VendorMatch
+from watcher.models import Change, Event, EventArticle, LinkedReport, VendorMatch
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -18,6 +18,7 @@ def make_event(
     vendors: tuple[VendorMatch, ...] | None = None,
     change: Change | None = None,
     also_seen_at: tuple[str, ...] = (),
+    linked: tuple[LinkedReport, ...] = (),
     created_at: datetime = NOW,
 ) -> Event:
     if vendors is None:
@@ -45,4 +46,5 @@ def make_event(
         vendors=vendors,
         change=change,
         also_seen_at=also_seen_at,
+        linked=linked,
     )

@@ -200,3 +200,44 @@ async def test_extract_url_fetches_and_extracts(respx_mock: respx.MockRouter) ->
     assert result.article.paragraphs == (
         "Un paragraphe de l’article, assez long pour être retenu.",
     )
+
+
+def test_diff_shows_versions_and_the_change(tmp_path: Path) -> None:
+    from watcher.diff import compare, content_hash
+    from watcher.models import Article
+    from watcher.store import NewVersion, Store
+
+    store = Store.open(tmp_path / "state")
+    texts = [
+        "Le CHU de Rennes a choisi Cerner. Le contrat porte sur 1,5 million d'euros.",
+        "Le CHU de Rennes a choisi Cerner. Le contrat porte sur 2,5 millions d'euros.",
+    ]
+    from tests.factories import NOW
+
+    for number, text in enumerate(texts, start=1):
+        change = compare("T", texts[0], "T", text, from_version=1) if number == 2 else None
+        store.record_article(
+            source_id="s", url="https://a.example/x", aliases=(), silent=False, etag=None,
+            last_modified=None, entry_updated_at=None,
+            article=Article(url="https://a.example/x", title="Rennes choisit Cerner", paragraphs=(text,)),
+            version=NewVersion(number=number, title="Rennes choisit Cerner", text=text,
+                               content_hash=content_hash("T", text), fetched_at=NOW, change=change, vendors=()),
+        )  # fmt: skip
+    store.close()
+    result = CliRunner().invoke(
+        cli, ["--state", str(tmp_path / "state"), "diff", "https://a.example/x?utm_source=rss"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "change: correction" in result.output
+    assert "-Le contrat porte sur 1,5 million d'euros." in result.output
+    assert "+Le contrat porte sur 2,5 millions d'euros." in result.output
+    missing = CliRunner().invoke(
+        cli, ["--state", str(tmp_path / "state"), "diff", "--from", "7", "https://a.example/x"]
+    )
+    assert missing.exit_code == 1 and "no version 7 (stored: 1, 2)" in missing.output
+    unknown = CliRunner().invoke(
+        cli, ["--state", str(tmp_path / "state"), "diff", "https://a.example/nope"]
+    )
+    assert (
+        unknown.exit_code == 1 and "no stored article for https://a.example/nope" in unknown.output
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.diff import compare, content_hash, split_sentences
+from watcher.diff import compare, content_hash, is_teaser, split_sentences, word_changes
 
 BODY = (
     "Le CHU de Rennes a choisi le DPI de Dedalus. Le contrat porte sur 1,5 million d'euros.\n\n"
@@ -77,3 +77,59 @@ def test_split_sentences() -> None:
         "« Trois » dit-il.",
         "Quatre",
     ]
+
+
+@pytest.mark.parametrize(
+    ("label", "title", "new", "classes"),
+    [
+        ("figure", "Titre", BODY.replace("1,5 million", "2,5 millions"), ("correction",)),
+        ("date", "Titre", BODY.replace("décembre 2019", "décembre 2024"), ("correction",)),
+        ("name", "Titre", BODY.replace("Rennes", "Nantes"), ("correction",)),
+        ("sentence added", "Titre", BODY + " Il concerne 3 000 lits.", ("addition",)),
+        ("paragraph removed", "Titre", BODY.split("\n\n")[0], ("removal",)),
+        ("retitle", "Nouveau titre", BODY, ("retitle",)),
+        (
+            "reworded",
+            "Titre",
+            BODY.replace("a choisi", "a finalement retenu, après de longs débats,"),
+            ("rewrite",),
+        ),
+        ("everything", "Titre", "Un tout autre texte. Sans rapport. Vraiment aucun.", ("rewrite",)),
+        ("figure and retitle", "Autre", BODY.replace("1,5", "2,5"), ("correction", "retitle")),
+    ],
+)
+def test_changes_are_classified(label: str, title: str, new: str, classes: tuple[str, ...]) -> None:
+    change = compare("Titre", BODY, title, new, from_version=1)
+    assert change is not None and change.classes == classes
+
+
+def test_replaced_sentences_are_paired_for_word_marking() -> None:
+    change = compare("T", BODY, "T", BODY.replace("1,5 million", "2,5 millions"), from_version=1)
+    assert change is not None
+    assert change.replaced == (
+        ("Le contrat porte sur 1,5 million d'euros.", "Le contrat porte sur 2,5 millions d'euros."),
+    )
+    assert word_changes(*change.replaced[0]) == (["1,5", "million"], ["2,5", "millions"])
+
+
+FULL = (
+    BODY
+    + "\n\n"
+    + " ".join(
+        f"Détail {i} du projet réservé aux abonnés, avec chiffres et calendrier." for i in range(12)
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("short", "long", "teaser"),
+    [
+        (BODY, FULL, True),  # the opening of the full text
+        (BODY[:-20] + "…", FULL, True),  # cut mid-sentence
+        (FULL, BODY, False),  # the long one is not a teaser of the short one
+        (BODY.replace("Rennes", "Nantes"), FULL, False),  # an edit, not a teaser
+        ("Un autre article.", FULL, False),
+    ],
+)
+def test_paywall_teasers(short: str, long: str, teaser: bool) -> None:
+    assert is_teaser(short, long) is teaser

@@ -251,3 +251,127 @@ async def test_sink_filters_choose_who_receives_an_event(
 )
 def test_choose_url(page_url: str, canonical: str | None, expected: str) -> None:
     assert choose_url(page_url, canonical) == expected
+
+
+@pytest.fixture
+def other_site(respx_mock: respx.MockRouter) -> SimSite:
+    """A second site on another host (for syndication and translations)."""
+    sim = SimSite(base="https://other.example")
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        response = sim.handle(request.url.raw_path.decode(), dict(request.headers))
+        return httpx.Response(response.status, headers=response.headers, content=response.body)
+
+    respx_mock.route(host="other.example").mock(side_effect=answer)
+    return sim
+
+
+OTHER_SOURCE = SourceConfig(
+    id="other",
+    name="Other",
+    kind="feed",
+    url="https://other.example/feed.xml",
+    recheck_every=Duration(0),
+)
+LONG = [
+    "Le CHU de Rennes a choisi Cerner pour remplacer son dossier patient informatisé, après dix-huit mois d'appel d'offres.",
+    "Le contrat porte sur 1,5 million d'euros et sur dix ans, maintenance comprise, selon la direction générale.",
+    "Le déploiement commencera en décembre dans les services de médecine, puis en chirurgie l'année suivante.",
+    "Les équipes soignantes seront formées par groupes de douze, pendant trois jours chacune, sur le temps de travail.",
+]
+
+
+async def test_a_flapping_page_is_announced_once(site: SimSite, run: Any, store: Store) -> None:
+    """A/B tests and stale CDN copies alternate two bodies: one update, then silence."""
+    article = site.add(SimArticle("a1", "Rennes choisit Cerner", list(LONG)))
+    await run()
+    a, b = (
+        list(LONG),
+        [
+            *LONG[:1],
+            "Le contrat porte sur 2,5 millions d'euros et sur dix ans, maintenance comprise.",
+            *LONG[2:],
+        ],
+    )
+    for body in (b, a, b, a, b):
+        article.paragraphs = body
+        await run()
+    assert [e["type"] for e in events(store)] == ["article.updated"]
+    found = store.find_article(f"{BASE}/articles/a1")
+    assert found is not None and store.next_version_number(found.id) == 3  # two versions, no more
+
+
+async def test_a_paywall_teaser_and_its_full_text_are_not_edits(
+    site: SimSite, run: Any, store: Store
+) -> None:
+    article = site.add(SimArticle("a1", "Rennes choisit Cerner", LONG[:1]))  # teaser first
+    await run()
+    article.paragraphs = list(LONG)  # the full text (a subscriber's view, or the paywall lifted)
+    await run()
+    article.paragraphs = LONG[:1]  # and the teaser again
+    await run()
+    assert events(store) == []
+    found = store.find_article(f"{BASE}/articles/a1")
+    assert found is not None
+    change = store.db.execute("SELECT change FROM versions WHERE number = 2").fetchone()[0]
+    assert '"classes": ["paywall"]' in change
+
+
+async def test_a_syndicated_copy_is_one_story(
+    site: SimSite, other_site: SimSite, run: Any, store: Store
+) -> None:
+    await run()
+    await run(OTHER_SOURCE)
+    site.add(SimArticle("a1", "Rennes choisit Cerner", list(LONG)))
+    other_site.add(
+        SimArticle("reprise", "Cerner retenu à Rennes", ["Article de notre partenaire.", *LONG])
+    )
+    await run()
+    await run(OTHER_SOURCE)
+    (event,) = events(store)
+    assert event["data"]["article"]["url"] == f"{BASE}/articles/a1"
+    assert event["data"]["also_seen_at"] == ["https://other.example/articles/reprise"]
+    copy = store.find_article("https://other.example/articles/reprise")
+    original = store.find_article(f"{BASE}/articles/a1")
+    assert copy is not None and original is not None
+    assert store.story_of(copy.id) == original.id
+
+
+async def test_a_report_in_another_language_is_linked_with_its_differences(
+    site: SimSite, other_site: SimSite, run: Any, store: Store
+) -> None:
+    from tests.test_stories import EN, FR
+
+    english = SourceConfig(
+        id="other", name="Other", kind="feed", url="https://other.example/feed.xml", language="en"
+    )
+    await run()
+    await run(english)
+    site.add(SimArticle("fr", FR[0], [FR[1]]))
+    await run()
+    other_site.add(SimArticle("en", EN[0], [EN[1]], language="en"))
+    await run(english)
+    first, second = events(store)
+    assert first["data"]["linked"] == []
+    (linked,) = second["data"]["linked"]
+    assert linked["url"] == f"{BASE}/articles/fr" and linked["language"] == "fr"
+    assert set(linked["only_here"]) == {"2024", "hospital", "university"}
+    assert set(linked["only_there"]) == {"2019", "chu"}
+
+
+async def test_sinks_can_subscribe_to_change_classes(site: SimSite, run: Any, store: Store) -> None:
+    sinks = (
+        SinkConfig(id="corrections", kind="log", changes=("correction",)),
+        SinkConfig(id="all", kind="log"),
+    )
+    article = site.add(SimArticle("a1", "Rennes choisit Cerner", list(LONG)))
+    await run(sinks=sinks)
+    article.paragraphs = [
+        *LONG,
+        "Une nouvelle phrase sur le projet de dossier patient, ajoutée ce matin.",
+    ]
+    await run(sinks=sinks)  # an addition
+    article.paragraphs = [p.replace("1,5 million", "1,8 million") for p in article.paragraphs]
+    await run(sinks=sinks)  # a correction
+    counts = store.outbox_counts()
+    assert counts == {("all", "pending"): 2, ("corrections", "pending"): 1}

@@ -41,7 +41,7 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     Store.open(tmp_path).close()
     store = Store.open(tmp_path)
     names = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
-    assert names == ["m001_initial", "m002_views"]
+    assert names == ["m001_initial", "m002_views", "m003_stories"]
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
 

@@ -22,11 +22,13 @@ import click
 
 from watcher import config as config_module
 from watcher import log as log_module
+from watcher.archive import version_diff
 from watcher.config import HttpSettings, Secret, Settings
 from watcher.daemon import Watcher, serve
 from watcher.errors import ConfigError, WatcherError
 from watcher.models import isoformat
 from watcher.pipeline import Extraction, extract_bytes, extract_url
+from watcher.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -282,6 +284,58 @@ def extract_command(
             text = " ".join(item.text.split())
             text = text if len(text) <= 100 else text[:99] + "…"
             click.echo(f"  [{item.reason}] {text}")
+
+
+@cli.command("diff")
+@click.argument("url")
+@click.option(
+    "--from", "from_version", type=int, help="Older version (default: the one before --to)."
+)
+@click.option("--to", "to_version", type=int, help="Newer version (default: the latest).")
+@click.pass_obj
+@_handle_errors
+def diff_command(
+    opts: _Options, url: str, from_version: int | None, to_version: int | None
+) -> None:
+    """Show an article's versions and what changed between two of them.
+
+    Example:
+
+        watcher diff https://www.dsih.fr/article/1234/exemple.html
+        watcher diff --from 1 --to 3 https://www.dsih.fr/article/1234/exemple.html
+    """
+    store = Store.open(opts.state)
+    try:
+        result = version_diff(store, url, from_version=from_version, to_version=to_version)
+    finally:
+        store.close()
+    click.secho(result.new.title, bold=True)
+    click.echo(result.article.url)
+    click.echo("versions:")
+    for version in result.versions:
+        mark = "*" if version.number == result.article.version else " "
+        click.echo(
+            f"  {mark} {version.number:>3}  {isoformat(version.fetched_at)}  {version.title}"
+        )
+    click.echo()
+    if result.change is None:
+        click.echo(
+            f"versions {result.old.number} and {result.new.number}: no change in words or numbers"
+        )
+        return
+    if result.classes:
+        click.echo(f"change: {', '.join(result.classes)}")
+    for line in result.change.diff.splitlines():
+        if line.startswith(("---", "+++")):
+            click.secho(line, bold=True)
+        elif line.startswith("@@"):
+            click.secho(line, fg="cyan")
+        elif line.startswith("-"):
+            click.secho(line, fg="red")
+        elif line.startswith("+"):
+            click.secho(line, fg="green")
+        else:
+            click.echo(line)
 
 
 def _optional_settings(opts: _Options) -> Settings | None:

@@ -25,6 +25,9 @@ from watcher.errors import ConfigError
 from watcher.yamlnodes import LineDict, LineList, load_yaml
 
 DEFAULT_USER_AGENT = "watcher/0.1 (+https://github.com/watcher-health/watcher)"
+# The change classes of watcher.diff (repeated, not imported: config must not depend on
+# a pipeline stage).
+_CHANGE_CLASSES = ("correction", "addition", "removal", "retitle", "rewrite", "paywall")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -154,19 +157,22 @@ class SinkConfig:
     sources: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
     line: int = 0
 
-    def wants(
-        self, *, event_type: str, source_id: str, language: str | None, vendors: set[str]
-    ) -> bool:
-        """Whether this sink's filters let an event through (empty filter = everything)."""
-        if self.events and event_type not in self.events:
+    def wants_event(self, event: Any) -> bool:
+        """Whether this sink's filters let an :class:`~watcher.models.Event` through
+        (an empty filter lets everything through)."""
+        if self.events and event.type not in self.events:
             return False
-        if self.sources and source_id not in self.sources:
+        if self.sources and event.source_id not in self.sources:
             return False
-        if self.languages and (language or "") not in self.languages:
+        if self.languages and (event.article.language or "") not in self.languages:
             return False
-        return not self.vendors or bool(vendors.intersection(self.vendors))
+        changes = set(event.change.classes) if event.change is not None else None
+        if self.changes and changes is not None and not changes.intersection(self.changes):
+            return False
+        return not self.vendors or any(v.name in self.vendors for v in event.vendors)
 
 
 @dataclass(frozen=True)
@@ -403,7 +409,7 @@ def _sinks(
     items = _sequence(raw, "sinks", ctx)
     seen: set[str] = set()
     out: list[SinkConfig] = []
-    filters = {"vendors", "sources", "languages", "events"}
+    filters = {"vendors", "sources", "languages", "events", "changes"}
     for index, item in enumerate(items):
         line = items.line_of(index)
         if not isinstance(item, LineDict):
@@ -463,6 +469,13 @@ def _sinks(
         for value in values.get("events", ()):
             if value not in {"article.new", "article.updated"}:
                 ctx.error(item.line_of("events"), where, f'events: unknown event type "{value}"')
+        for value in values.get("changes", ()):
+            if value not in _CHANGE_CLASSES:
+                ctx.error(
+                    item.line_of("changes"),
+                    where,
+                    f'changes: unknown change class "{value}"{_hint(value, _CHANGE_CLASSES)}',
+                )
         out.append(SinkConfig(id=sid, kind=str(kind), options=options, line=item.line, **values))
     return tuple(out)
 

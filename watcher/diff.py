@@ -61,6 +61,87 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+CHANGE_CLASSES = ("correction", "addition", "removal", "retitle", "rewrite", "paywall")
+_MONTH_WORDS = frozenset(
+    """janvier février fevrier mars avril mai juin juillet août aout septembre octobre novembre
+    décembre decembre january february march april may june july august september october
+    november december jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+_WORDS = re.compile(r"\w+(?:[.,]\d+)*")
+# A changed sentence counts as a correction when at most this many words moved and at
+# least half of them are figures, dates or names (a figure drags its unit along:
+# "1,5 million" -> "2,5 millions"); anything else is a rewrite of that sentence.
+_CORRECTION_WORDS = 6
+# A change touching more than this share of the sentences is a rewrite of the article.
+_REWRITE_SHARE = 0.5
+
+
+def _specific(token: str) -> bool:
+    """A figure, a date word or a name: what a correction changes."""
+    return any(c.isdigit() for c in token) or token.lower() in _MONTH_WORDS or token[:1].isupper()
+
+
+def word_changes(old: str, new: str) -> tuple[list[str], list[str]]:
+    """The words of ``old`` that went and the words of ``new`` that came."""
+    a, b = _WORDS.findall(old), _WORDS.findall(new)
+    matcher = difflib.SequenceMatcher(
+        a=[w.casefold() for w in a], b=[w.casefold() for w in b], autojunk=False
+    )
+    gone: list[str] = []
+    came: list[str] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            gone.extend(a[i1:i2])
+            came.extend(b[j1:j2])
+    return gone, came
+
+
+def classify(
+    *,
+    title_changed: bool,
+    replaced: Sequence[tuple[str, str]],
+    removed: Sequence[str],
+    added: Sequence[str],
+    sentences: int,
+) -> tuple[str, ...]:
+    """What kind of change this is (several can apply), in the order users rank them."""
+    classes: list[str] = []
+    corrected = rewritten = False
+    for old, new in replaced:
+        gone, came = word_changes(old, new)
+        moved = gone + came
+        specific = sum(1 for w in moved if _specific(w))
+        if moved and len(moved) <= _CORRECTION_WORDS and specific * 2 >= len(moved):
+            corrected = True
+        else:
+            rewritten = True
+    if corrected:
+        classes.append("correction")
+    if added:
+        classes.append("addition")
+    if removed:
+        classes.append("removal")
+    if title_changed:
+        classes.append("retitle")
+    touched = len(replaced) + max(len(added), len(removed))
+    if rewritten or (sentences and touched / sentences > _REWRITE_SHARE):
+        classes.append("rewrite")
+    return tuple(classes)
+
+
+def is_teaser(short_text: str, long_text: str) -> bool:
+    """Whether ``short_text`` is a paywall teaser of ``long_text``: much shorter, and
+    made of the full text's opening (its last sentence may be cut off mid-way)."""
+    short_key, long_key = material_key(short_text), material_key(long_text)
+    if not short_key or len(short_key) > 0.6 * len(long_key):
+        return False
+    keys = [material_key(s) for s in split_sentences(short_text)]
+    whole = keys[:-1] if len(keys) > 1 else keys
+    if not all(k in long_key for k in whole):
+        return False
+    return keys[-1][: max(len(keys[-1]) // 2, 1)] in long_key  # a cut sentence still starts alike
+
+
 def compare(
     old_title: str,
     old_text: str,
@@ -68,6 +149,7 @@ def compare(
     new_text: str,
     *,
     from_version: int,
+    to_version: int | None = None,
 ) -> Change | None:
     """The change from the old version to the new one, or ``None`` if not material."""
     title_changed = material_key(old_title) != material_key(new_title)
@@ -82,10 +164,20 @@ def compare(
     )
     added: list[str] = []
     removed: list[str] = []
+    replaced: list[tuple[str, str]] = []
+    only_added: list[str] = []
+    only_removed: list[str] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "equal":
-            removed.extend(old_sentences[i1:i2])
-            added.extend(new_sentences[j1:j2])
+        if op == "equal":
+            continue
+        olds, news = old_sentences[i1:i2], new_sentences[j1:j2]
+        removed.extend(olds)
+        added.extend(news)
+        paired = min(len(olds), len(news)) if op == "replace" else 0
+        replaced.extend(zip(olds[:paired], news[:paired], strict=True))
+        only_removed.extend(olds[paired:])
+        only_added.extend(news[paired:])
+    target = to_version if to_version is not None else from_version + 1
     return Change(
         from_version=from_version,
         added=tuple(added),
@@ -94,10 +186,18 @@ def compare(
             matcher,
             old_sentences,
             new_sentences,
-            from_version,
+            (from_version, target),
             (old_title, new_title) if title_changed else None,
         ),
         title_changed=title_changed,
+        classes=classify(
+            title_changed=title_changed,
+            replaced=replaced,
+            removed=only_removed,
+            added=only_added,
+            sentences=max(len(old_sentences), len(new_sentences)),
+        ),
+        replaced=tuple(replaced),
     )
 
 
@@ -105,12 +205,12 @@ def _unified(
     matcher: difflib.SequenceMatcher[str],
     old: Sequence[str],
     new: Sequence[str],
-    from_version: int,
+    versions: tuple[int, int],
     titles: tuple[str, str] | None,
 ) -> str:
     """A unified diff, one sentence per line. Sentences are matched on their normalised
     form, so a sentence whose only edit is cosmetic shows as unchanged context."""
-    lines = [f"--- version {from_version}", f"+++ version {from_version + 1}"]
+    lines = [f"--- version {versions[0]}", f"+++ version {versions[1]}"]
     if titles:
         lines += ["@@ title @@", f"-{titles[0]}", f"+{titles[1]}"]
     for group in matcher.get_grouped_opcodes(1):

@@ -122,3 +122,28 @@ def m002_views(db: Database) -> None:
         JOIN versions v ON v.article_id = a.id AND v.number = a.version;
         """
     )
+
+
+@migrations()
+def m003_stories(db: Database) -> None:
+    """One story, many pages: syndicated copies and cross-language reports link to the
+    article that was seen first (``story_id``, the first article's id)."""
+    db.executescript(
+        """
+        ALTER TABLE articles ADD COLUMN story_id INTEGER;
+        ALTER TABLE articles ADD COLUMN link_kind TEXT;      -- copy | translation
+        ALTER TABLE articles ADD COLUMN link_score REAL;
+        ALTER TABLE articles ADD COLUMN entities TEXT;       -- JSON: figures and names
+        CREATE INDEX articles_story ON articles (story_id);
+        CREATE INDEX articles_recent ON articles (first_seen_at, language);
+
+        -- The smallest shingle hashes of each article's latest text (bottom-k MinHash):
+        -- copies of a story share most of them, so candidates are a few indexed lookups.
+        CREATE TABLE sketches (
+            hash INTEGER NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles (id),
+            PRIMARY KEY (hash, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX sketches_article ON sketches (article_id);
+        """
+    )

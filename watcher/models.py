@@ -122,12 +122,18 @@ class Change:
     removed: tuple[str, ...]
     diff: str
     title_changed: bool = False
+    # correction, addition, removal, retitle, rewrite, paywall (see diff.classify)
+    classes: tuple[str, ...] = ()
+    # Sentences edited in place, as (before, after): where the changed words are.
+    replaced: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "from_version": self.from_version,
+            "classes": list(self.classes),
             "added": list(self.added),
             "removed": list(self.removed),
+            "replaced": [{"from": old, "to": new} for old, new in self.replaced],
             "diff": self.diff,
         }
 
@@ -138,6 +144,8 @@ class Change:
             added=tuple(data.get("added", ())),
             removed=tuple(data.get("removed", ())),
             diff=str(data.get("diff", "")),
+            classes=tuple(data.get("classes", ())),
+            replaced=tuple((r["from"], r["to"]) for r in data.get("replaced", ())),
         )
 
 
@@ -174,6 +182,40 @@ class EventArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkedReport:
+    """The same story reported in another language, and what differs between the two
+    (figures, dates, names present in one and not in the other)."""
+
+    url: str
+    title: str
+    language: str | None
+    source_id: str
+    only_here: tuple[str, ...] = ()
+    only_there: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "title": self.title,
+            "language": self.language,
+            "source_id": self.source_id,
+            "only_here": list(self.only_here),
+            "only_there": list(self.only_there),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LinkedReport:
+        return cls(
+            url=data["url"],
+            title=data.get("title", ""),
+            language=data.get("language"),
+            source_id=data.get("source_id", ""),
+            only_here=tuple(data.get("only_here", ())),
+            only_there=tuple(data.get("only_there", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """A notification: what happened to which article, and why it matters.
 
@@ -190,6 +232,7 @@ class Event:
     vendors: tuple[VendorMatch, ...] = ()
     change: Change | None = None
     also_seen_at: tuple[str, ...] = field(default=())
+    linked: tuple[LinkedReport, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +252,7 @@ class Event:
                 "vendors": [v.to_dict() for v in self.vendors],
                 "change": self.change.to_dict() if self.change else None,
                 "also_seen_at": list(self.also_seen_at),
+                "linked": [report.to_dict() for report in self.linked],
             },
         }
 
@@ -235,6 +279,7 @@ class Event:
             vendors=tuple(VendorMatch.from_dict(v) for v in data.get("vendors", ())),
             change=Change.from_dict(data["change"]) if data.get("change") else None,
             also_seen_at=tuple(data.get("also_seen_at", ())),
+            linked=tuple(LinkedReport.from_dict(r) for r in data.get("linked", ())),
         )
 
 

@@ -24,19 +24,32 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from watcher import linking
 from watcher.config import ExtractRules, HttpSettings, SinkConfig, SourceConfig
-from watcher.diff import compare, content_hash
+from watcher.diff import content_hash
 from watcher.encoding import decode_html
 from watcher.errors import FetchError, ParseError, SourceError
 from watcher.extract import extract
 from watcher.fetch import Fetcher, make_client
 from watcher.fold import fold
+from watcher.linking import StoryLink
 from watcher.match import VendorMatcher
-from watcher.models import Article, Entry, Event, EventArticle, EventType, VendorMatch, utcnow
+from watcher.models import (
+    Article,
+    Change,
+    Entry,
+    Event,
+    EventArticle,
+    EventType,
+    LinkedReport,
+    Page,
+    utcnow,
+)
 from watcher.sources import SOURCE_KINDS
 from watcher.sources.base import Fetch
 from watcher.store import NewVersion, SourceState, Store, StoredArticle
 from watcher.urls import canonicalize
+from watcher.verdict import judge
 
 log = structlog.get_logger("watcher.pipeline")
 
@@ -234,10 +247,7 @@ async def _process_entry(
             )
         return "failed"
     if page.not_modified and known is not None:
-        store.touch_article(
-            known.id, now=ctx.clock(), etag=page.etag, last_modified=page.last_modified,
-            entry_updated_at=entry.updated_at,
-        )  # fmt: skip
+        _touch(ctx, known, page, entry)
         return "unchanged"
     html, _encoding = decode_html(page.content, page.content_type)
     article = extract(html, page.url, source.extract)
@@ -259,35 +269,61 @@ async def _process_entry(
     now = ctx.clock()
     if latest is not None and latest.content_hash == fingerprint:
         assert known is not None
-        store.touch_article(
-            known.id, now=now, etag=page.etag, last_modified=page.last_modified,
-            entry_updated_at=entry.updated_at,
-        )  # fmt: skip
+        _touch(ctx, known, page, entry)
         return "unchanged"
     vendors = ctx.matcher.find(title, article.text)
-    change = None
-    event_type: EventType = "article.new"
+    language = article.language or source.language
+    evidence, hashes = linking.evidence(title, article.text, with_entities=bool(vendors))
+    link: StoryLink | None = None
+    change: Change | None = None
+    announce = True
     if latest is not None and known is not None:
-        change = compare(latest.title, latest.text, title, article.text, from_version=latest.number)
-        if change is None:
-            store.touch_article(
-                known.id, now=now, etag=page.etag, last_modified=page.last_modified,
-                entry_updated_at=entry.updated_at,
-            )  # fmt: skip
+        verdict = judge(store, known.id, latest, title, article.text, fingerprint)
+        if verdict.kind == "revisit" and verdict.number is not None:
+            store.revisit(known.id, verdict.number, now=now)
+            bound.info("article.revisit", version=verdict.number)
             return "unchanged"
+        if verdict.kind != "change" or verdict.number is None:
+            _touch(ctx, known, page, entry)
+            return "unchanged"
+        event_type: EventType = "article.updated"
+        number, change, announce = verdict.number, verdict.change, verdict.announce
         old_vendors = store.mentions(known.id, latest.number)
         names = {v.name for v in vendors}
-        announced: tuple[VendorMatch, ...] = vendors + tuple(
-            v for v in old_vendors if v.name not in names
-        )
-        event_type = "article.updated"
-        number = latest.number + 1
+        announced = vendors + tuple(v for v in old_vendors if v.name not in names)
+        story_id = store.story_of(known.id)
     else:
-        announced = vendors
-        number = 1
+        event_type, number, announced = "article.new", 1, vendors
+        link = linking.find_story(
+            store,
+            article_id=known.id if known else None,
+            evidence=evidence,
+            hashes=hashes,
+            language=language,
+            vendors=tuple(v.name for v in vendors),
+            now=now,
+        )
+        story_id = link.story_id if link else None
+        announce = link is None or link.kind != "copy"  # one story, one alert
     silent = baseline or (event_type == "article.new" and known is not None and known.silent)
     events: list[tuple[Event, tuple[str, ...]]] = []
-    if announced and not silent and on_topic(source, title, article.text):
+    if announced and announce and not silent and on_topic(source, title, article.text):
+        also_seen, linked = linking.story_context(
+            store, story_id, known.id if known else None, language
+        )
+        if link is not None and link.cross is not None:
+            # The later report of a story told in another language: say how they differ.
+            linked = (
+                LinkedReport(
+                    url=link.other.url,
+                    title=link.other.title,
+                    language=link.other.language,
+                    source_id=link.other.source_id,
+                    only_here=link.cross.only_here,
+                    only_there=link.cross.only_there,
+                ),
+                *(r for r in linked if r.url != link.other.url),
+            )
         event = Event(
             id=event_id(event_type, url, number),
             type=event_type,
@@ -300,22 +336,14 @@ async def _process_entry(
                 text=article.text,
                 version=number,
                 published_at=article.published_at,
-                language=article.language or source.language,
+                language=language,
             ),
             vendors=announced,
             change=change,
+            also_seen_at=also_seen,
+            linked=linked,
         )
-        vendor_names = {v.name for v in announced}
-        sink_ids = tuple(
-            sink.id
-            for sink in ctx.sinks
-            if sink.wants(
-                event_type=event_type,
-                source_id=source.id,
-                language=event.article.language,
-                vendors=vendor_names,
-            )
-        )
+        sink_ids = tuple(sink.id for sink in ctx.sinks if sink.wants_event(event))
         events.append((event, sink_ids))
     store.record_article(
         source_id=source.id,
@@ -331,18 +359,33 @@ async def _process_entry(
             change=change,
             vendors=vendors,
             events=tuple(events),
+            sketch=evidence.sketch,
+            entities=evidence.entities,
+            story_id=link.story_id if link else None,
+            link_kind=link.kind if link else None,
+            link_score=link.score if link else None,
         ),
         silent=silent and event_type == "article.new",
         etag=page.etag,
         last_modified=page.last_modified,
         entry_updated_at=entry.updated_at,
     )
+    if link is not None and link.kind == "copy":
+        store.add_also_seen(link.story_id, url)
     report.events += len(events)
     bound.info(
         "article.stored", type=event_type, version=number, vendors=[v.name for v in vendors],
-        announced=bool(events),
+        announced=bool(events), story=link.kind if link else None,
+        classes=list(change.classes) if change else None,
     )  # fmt: skip
     return "new" if event_type == "article.new" else "updated"
+
+
+def _touch(ctx: Context, known: StoredArticle, page: Page, entry: Entry) -> None:
+    ctx.store.touch_article(
+        known.id, now=ctx.clock(), etag=page.etag, last_modified=page.last_modified,
+        entry_updated_at=entry.updated_at,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

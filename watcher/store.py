@@ -80,6 +80,24 @@ class NewVersion:
     change: Change | None
     vendors: tuple[VendorMatch, ...]
     events: tuple[tuple[Event, tuple[str, ...]], ...] = ()  # (event, sink ids)
+    sketch: tuple[int, ...] = ()  # replaces the article's sketch when given
+    entities: tuple[str, ...] | None = None
+    # The story this article belongs to when it is a copy or a translation of another.
+    story_id: int | None = None
+    link_kind: str | None = None
+    link_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """An article of a story, as linking and ``also_seen_at`` need it."""
+
+    id: int
+    url: str
+    source_id: str
+    title: str
+    language: str | None
+    entities: tuple[str, ...]
 
 
 class Store:
@@ -309,6 +327,27 @@ class Store:
             row = self._one("SELECT id FROM articles WHERE url = ?", [url])
             assert row is not None
             article_id = int(row["id"])
+            if version.story_id is not None or version.number == 1:
+                self.db.execute(
+                    "UPDATE articles SET story_id = ?, link_kind = ?, link_score = ? WHERE id = ?",
+                    [
+                        version.story_id if version.story_id is not None else article_id,
+                        version.link_kind,
+                        version.link_score,
+                        article_id,
+                    ],
+                )
+            if version.entities is not None:
+                self.db.execute(
+                    "UPDATE articles SET entities = ? WHERE id = ?",
+                    [json.dumps(list(version.entities), ensure_ascii=False), article_id],
+                )
+            if version.sketch:
+                self.db.execute("DELETE FROM sketches WHERE article_id = ?", [article_id])
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO sketches (hash, article_id) VALUES (?, ?)",
+                    [(h, article_id) for h in version.sketch],
+                )
             self.db.execute(
                 "UPDATE articles SET last_checked_at = ?, entry_updated_at = ?, title = ?, "
                 "published_at = ?, modified_at = ?, language = ?, author = ?, version = ?, "
@@ -387,6 +426,127 @@ class Store:
                 [event.id, sink_id, created],
             )
 
+    def versions(self, article_id: int) -> list[Version]:
+        """All stored versions of an article, oldest first."""
+        return list(reversed(self.recent_versions(article_id, limit=-1)))
+
+    def version_changes(self, article_id: int) -> dict[int, Change]:
+        """The stored change of each version (from the one before it)."""
+        return {
+            row["number"]: Change.from_dict(json.loads(row["change"]))
+            for row in self._all(
+                "SELECT number, change FROM versions WHERE article_id = ? AND change IS NOT NULL",
+                [article_id],
+            )
+        }
+
+    def recent_versions(self, article_id: int, limit: int = 6) -> list[Version]:
+        """The article's latest versions, newest first (for the flapping guard)."""
+        return [
+            Version(
+                article_id=row["article_id"],
+                number=row["number"],
+                title=row["title"],
+                text=row["text"],
+                content_hash=row["content_hash"],
+                fetched_at=parse_isoformat(row["fetched_at"]) or datetime.min,
+            )
+            for row in self._all(
+                "SELECT * FROM versions WHERE article_id = ? ORDER BY number DESC LIMIT ?",
+                [article_id, limit],
+            )
+        ]
+
+    def revisit(self, article_id: int, number: int, *, now: datetime) -> None:
+        """The page went back to an earlier version: point at it, store nothing new."""
+        self.db.execute(
+            "UPDATE articles SET version = ?, last_checked_at = ? WHERE id = ?",
+            [number, isoformat(now), article_id],
+        )
+        self.db.conn.commit()
+
+    def next_version_number(self, article_id: int) -> int:
+        row = self._one("SELECT MAX(number) AS n FROM versions WHERE article_id = ?", [article_id])
+        return int(row["n"] or 0) + 1 if row else 1
+
+    # --- stories -----------------------------------------------------------------------
+
+    def sketch_candidates(
+        self, sketch: Iterable[int], *, min_shared: int, exclude: int | None = None
+    ) -> list[tuple[int, int]]:
+        """``(article_id, shared)`` for stored articles sharing at least ``min_shared`` of
+        these hashes, most shared first: one indexed lookup per hash."""
+        hashes = list(sketch)
+        if not hashes:
+            return []
+        marks = ",".join("?" * len(hashes))
+        rows = self.db.execute(
+            f"SELECT article_id, COUNT(*) AS shared FROM sketches WHERE hash IN ({marks}) "
+            "GROUP BY article_id HAVING shared >= ? ORDER BY shared DESC LIMIT 20",
+            [*hashes, min_shared],
+        ).fetchall()
+        return [(int(a), int(n)) for a, n in rows if a != exclude]
+
+    def story_of(self, article_id: int) -> int | None:
+        row = self._one("SELECT story_id FROM articles WHERE id = ?", [article_id])
+        return int(row["story_id"]) if row and row["story_id"] is not None else None
+
+    def story_members(self, story_id: int) -> list[StoryMember]:
+        return [
+            _member(row)
+            for row in self._all(
+                "SELECT id, url, source_id, title, language, entities FROM articles "
+                "WHERE story_id = ? AND version > 0 ORDER BY first_seen_at, id",
+                [story_id],
+            )
+        ]
+
+    def translation_candidates(
+        self, *, vendors: Iterable[str], language: str | None, since: datetime, exclude: int | None
+    ) -> list[StoryMember]:
+        """Recent articles in another language that mention one of these vendors."""
+        names = list(vendors)
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        return [
+            _member(row)
+            for row in self._all(
+                "SELECT DISTINCT a.id, a.url, a.source_id, a.title, a.language, a.entities "
+                "FROM mentions m JOIN articles a ON a.id = m.article_id AND m.version = a.version "
+                f"WHERE m.vendor IN ({marks}) AND a.first_seen_at >= ? "
+                "AND COALESCE(a.language, '') != COALESCE(?, '') AND a.entities IS NOT NULL "
+                "ORDER BY a.first_seen_at DESC LIMIT 200",
+                [*names, isoformat(since), language],
+            )
+            if row["id"] != exclude
+        ]
+
+    def add_also_seen(self, story_id: int, url: str) -> int:
+        """Add ``url`` to ``also_seen_at`` of the story's events that no sink has tried
+        yet (an event already attempted keeps its body: receivers de-duplicate on it).
+        Returns how many events were updated."""
+        updated = 0
+        with self.db.atomic():
+            rows = self._all(
+                "SELECT e.id, e.payload FROM events e JOIN articles a ON a.id = e.article_id "
+                "WHERE a.story_id = ? AND NOT EXISTS (SELECT 1 FROM outbox o "
+                "WHERE o.event_id = e.id AND (o.attempts > 0 OR o.status != 'pending'))",
+                [story_id],
+            )
+            for row in list(rows):
+                payload = json.loads(row["payload"])
+                seen = payload["data"].setdefault("also_seen_at", [])
+                if url in seen or payload["data"]["article"]["url"] == url:
+                    continue
+                seen.append(url)
+                self.db.execute(
+                    "UPDATE events SET payload = ? WHERE id = ?",
+                    [json.dumps(payload, ensure_ascii=False), row["id"]],
+                )
+                updated += 1
+        return updated
+
     # --- outbox ----------------------------------------------------------------------
 
     def due_deliveries(self, sink_id: str, now: datetime, limit: int = 100) -> list[Delivery]:
@@ -439,6 +599,17 @@ class Store:
                 "SELECT sink_id, status, COUNT(*) AS n FROM outbox GROUP BY sink_id, status"
             )
         }
+
+
+def _member(row: dict[str, Any]) -> StoryMember:
+    return StoryMember(
+        id=int(row["id"]),
+        url=row["url"],
+        source_id=row["source_id"],
+        title=row["title"] or "",
+        language=row["language"],
+        entities=tuple(json.loads(row["entities"])) if row["entities"] else (),
+    )
 
 
 def _stored_article(row: dict[str, Any]) -> StoredArticle:

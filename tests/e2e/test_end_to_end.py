@@ -101,7 +101,15 @@ def test_alerts_from_a_fresh_state(e2e: Env) -> None:
     verifier = standardwebhooks.Webhook(SECRET)
 
     # 1. First poll: a silent baseline, whatever the site already has.
-    site.add(SimArticle("deja-la", "Cerner déjà publié", CERNER))
+    site.add(
+        SimArticle(
+            "deja-la",
+            "Cerner déjà publié",
+            [
+                "Le CHU de Brest utilise Cerner depuis 2015 pour ses urgences, a rappelé sa direction."
+            ],
+        )
+    )
     site.add(
         SimArticle(
             "autre", "Un guide cybersécurité", ["Le ministère publie un guide pour les hôpitaux."]
@@ -183,3 +191,35 @@ def test_alerts_from_a_fresh_state(e2e: Env) -> None:
     assert "daemon.stopped" in err
     assert receiver.received[3].json["data"]["article"]["title"] == "Lyon choisit Cerner"
     assert len(receiver.received) == 4
+
+
+def test_the_same_story_on_two_sites_is_one_alert(tmp_path: Path) -> None:
+    first, second, receiver = SimSite(), SimSite(), WebhookReceiver()
+    story = [
+        "Le GHT de Bretagne occidentale a retenu Cerner pour son dossier patient commun aux huit hôpitaux.",
+        "Le marché, estimé à 24 millions d'euros sur dix ans, prévoit un déploiement progressif à partir de 2026.",
+        "Les premiers services concernés seront les urgences et la médecine interne, selon le directeur du GHT.",
+    ]
+    with serve_site(first) as one, serve_site(second) as two, serve_receiver(receiver) as hook:
+        env = Env(tmp_path, first, one, receiver, hook)
+        config = env.config.read_text()
+        config = config.replace(
+            "sinks:",
+            f"  - id: sim2\n    name: Sim Deux\n    url: {two}/feed.xml\n    language: fr\nsinks:",
+        )
+        env.config.write_text(config)
+        env.once()  # baseline of both
+        first.add(SimArticle("ght", "Le GHT choisit Cerner", list(story)))
+        second.add(
+            SimArticle(
+                "reprise-ght",
+                "Cerner pour le GHT breton",
+                ["Reprise d'une dépêche de notre partenaire.", *story],
+            )
+        )
+        env.once()
+        assert len(receiver.received) == 1
+        data = receiver.received[0].json["data"]
+        urls = {data["article"]["url"], *data["also_seen_at"]}
+        assert urls == {f"{one}/articles/ght", f"{two}/articles/reprise-ght"}
+        assert len(data["also_seen_at"]) == 1

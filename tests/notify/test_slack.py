@@ -11,8 +11,8 @@ from slack_sdk.models.blocks import Block
 
 from tests.factories import make_event
 from watcher.config import Secret, SinkConfig
-from watcher.models import Change, VendorMatch
-from watcher.notify.slack import MAX_BLOCKS, SlackSink, build_message
+from watcher.models import Change, LinkedReport, VendorMatch
+from watcher.notify.slack import MAX_BLOCKS, SlackSink, build_message, mark_words
 
 
 def validate(message: dict[str, Any]) -> None:
@@ -107,3 +107,51 @@ async def test_one_message_per_second_per_webhook(respx_mock: respx.MockRouter) 
         await slack.send(make_event())
     assert route.call_count == 2 and waits == [0.75]
     assert json.loads(route.calls.last.request.content)["blocks"]
+
+
+def test_edited_sentences_show_the_changed_words() -> None:
+    change = Change(
+        from_version=1,
+        added=("Le contrat porte sur 2,5 millions d'euros.", "Une phrase ajoutée."),
+        removed=("Le contrat porte sur 1,5 million d'euros.",),
+        diff="",
+        classes=("correction", "addition"),
+        replaced=(
+            (
+                "Le contrat porte sur 1,5 million d'euros.",
+                "Le contrat porte sur 2,5 millions d'euros.",
+            ),
+        ),
+    )
+    message = build_message(make_event(event_type="article.updated", change=change))
+    validate(message)
+    what = next(
+        b["text"]["text"]
+        for b in message["blocks"]
+        if b["type"] == "section" and "What changed" in b["text"]["text"]
+    )
+    assert what.splitlines() == [
+        "*What changed* (correction, addition)",
+        "Le contrat porte sur ~1,5 million~ *2,5 millions* d'euros.",
+        "*Une phrase ajoutée.*",
+    ]
+
+
+def test_mark_words_escapes_user_text() -> None:
+    assert mark_words("a <b> & 1", "a <b> & 2") == "a &lt;b&gt; &amp; ~1~ *2*"
+
+
+def test_linked_reports_show_their_differences() -> None:
+    report = LinkedReport(
+        url="https://fr.example/a",
+        title="Nantes suspend Cerner",
+        language="fr",
+        source_id="dsih",
+        only_here=("2024",),
+        only_there=("2019",),
+    )
+    message = build_message(make_event(linked=(report,)))
+    validate(message)
+    text = json.dumps(message, ensure_ascii=False)
+    assert "Same story in French: <https://fr.example/a|Nantes suspend Cerner>" in text
+    assert "Only here: 2024 · only there: 2019" in text

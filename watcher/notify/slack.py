@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,6 +48,43 @@ def _link(url: str, label: str) -> str:
     return f"<{safe_url}|{escape(label).replace('|', '¦')}>"
 
 
+_TOKENS = re.compile(r"\s+|[^\s]+")
+
+
+def mark_words(old: str, new: str) -> str:
+    """One line showing a sentence edited in place: the words that went struck
+    (~1,5 million~), the words that came in bold (*2,5 millions*), the rest as is."""
+    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
+    opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    # Spans of changes, where a change separated from the next by whitespace alone is
+    # one span ("1,5 million" -> "2,5 millions", not "1,5" -> "2,5" then "million"...).
+    spans: list[tuple[str, str, str]] = []  # (kept text, gone, came)
+    kept, gone, came = "", "", ""
+    for index, (op, i1, i2, j1, j2) in enumerate(opcodes):
+        equal = "".join(b[j1:j2])
+        between = 0 < index < len(opcodes) - 1 and equal.isspace()
+        if op == "equal" and not (between and (gone or came)):
+            if gone or came:
+                spans.append((kept, gone, came))
+                kept, gone, came = "", "", ""
+            kept += equal
+        else:
+            gone += "".join(a[i1:i2])
+            came += "".join(b[j1:j2])
+    spans.append((kept, gone, came))
+    out: list[str] = []
+    for kept, gone, came in spans:
+        out.append(escape(kept))
+        changed = came or gone  # the side whose spacing the line keeps
+        lead = changed[: len(changed) - len(changed.lstrip())]
+        trail = changed[len(changed.rstrip()) :]
+        marks = [f"~{escape(gone.strip())}~"] if gone.strip() else []
+        marks += [f"*{escape(came.strip())}*"] if came.strip() else []
+        if marks:
+            out.append(lead + " ".join(marks) + trail)
+    return "".join(out)
+
+
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
 
@@ -86,15 +125,29 @@ def build_message(event: Event) -> dict[str, Any]:
         quote = f"\n>{escape(vendor.snippets[0])}" if vendor.snippets else ""
         blocks.append(_section(f"*{escape(vendor.name)}* ({escape(names)}){quote}"))
     if updated and event.change:
-        lines = [f"~{escape(s)}~" for s in event.change.removed[:_MAX_CHANGED]]
-        lines += [f"*{escape(s)}*" for s in event.change.added[:_MAX_CHANGED]]
-        hidden = len(event.change.removed) + len(event.change.added) - len(lines)
-        if hidden > 0:
-            lines.append(f"_…and {hidden} more changed sentences_")
-        if lines:
-            blocks.append(_section("*What changed*\n" + "\n".join(lines)))
+        change = event.change
+        in_place = {old for old, _ in change.replaced} | {new for _, new in change.replaced}
+        lines = [mark_words(old, new) for old, new in change.replaced]
+        lines += [f"~{escape(s)}~" for s in change.removed if s not in in_place]
+        lines += [f"*{escape(s)}*" for s in change.added if s not in in_place]
+        shown = lines[:_MAX_CHANGED]
+        if len(lines) > len(shown):
+            shown.append(f"_…and {len(lines) - len(shown)} more changed sentences_")
+        kinds = f" ({escape(', '.join(change.classes))})" if change.classes else ""
+        if shown:
+            blocks.append(_section(f"*What changed*{kinds}\n" + "\n".join(shown)))
     elif article.text:
         blocks.append(_section(escape(_cut(" ".join(article.text.split()), _EXCERPT))))
+    for report in event.linked[:3]:
+        language = _LANGUAGES.get(report.language or "", report.language or "?")
+        differs = ""
+        if report.only_here or report.only_there:
+            differs = (
+                f"\nOnly here: {escape(', '.join(report.only_here[:8]) or '-')}"
+                f" · only there: {escape(', '.join(report.only_there[:8]) or '-')}"
+            )
+        link = _link(report.url, report.title or report.url)
+        blocks.append(_section(f"Same story in {language}: {link}{differs}"))
     if event.also_seen_at:
         others = ", ".join(
             _link(u, u.split("/")[2] if "//" in u else u) for u in event.also_seen_at[:10]
