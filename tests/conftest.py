@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import respx
 
 from watcher.encoding import decode_html
 from watcher.store import Store
@@ -43,3 +44,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
     db = Store.open(tmp_path / "state")
     yield db
     db.close()
+
+
+@pytest.fixture
+def respx_mock(respx_mock: respx.MockRouter) -> respx.MockRouter:
+    """respx's fixture, with every site's robots.txt absent (404: no restrictions) unless
+    a test routes /robots.txt itself first."""
+    respx_mock.route(path="/robots.txt", name="robots").respond(404)
+    return respx_mock

@@ -139,6 +139,9 @@ class SourceConfig:
     recheck_for: Duration = Duration(3 * 86400)
     recheck_every: Duration = Duration(6 * 3600)
     max_articles: int = 100
+    # URLs of this source may point at private or loopback addresses (an intranet
+    # source, a local test site); refused otherwise.
+    allow_private: bool = False
     extract: ExtractRules = field(default_factory=ExtractRules)
     options: Any = None
     line: int = 0
@@ -279,7 +282,7 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
 
 _SOURCE_COMMON = {
     "id", "name", "kind", "url", "language", "interval", "jitter", "enabled",
-    "require_any", "recheck_for", "recheck_every", "max_articles", "extract",
+    "require_any", "recheck_for", "recheck_every", "max_articles", "extract", "allow_private",
 }  # fmt: skip
 _SOURCE_FIELDS = _SOURCE_COMMON - {"id", "kind", "url", "extract"}
 _SOURCE_DEFAULTABLE = {

@@ -44,10 +44,13 @@ class FetchError(SourceError):
         reason: str = "error",
         retry_after: float | None = None,
         source: str | None = None,
+        body: bytes = b"",
     ) -> None:
         super().__init__(message, source=source)
         self.url = url
         self.status = status
+        # The start of the error page, to tell a bot challenge from a plain refusal.
+        self.body = body
         # A short machine-readable cause ("timeout", "too_large", "http_status", ...)
         # that the source-health bookkeeping keys on.
         self.reason = reason

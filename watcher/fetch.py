@@ -12,13 +12,15 @@ held in memory).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
 import time
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
@@ -27,6 +29,7 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 from watcher.config import HttpSettings
 from watcher.errors import FetchError
 from watcher.models import Page, utcnow
+from watcher.robots import Rules, agent_token, origin_of, rules_from_response
 from watcher.urls import host_of
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -52,8 +55,8 @@ def make_client(http: HttpSettings) -> httpx.AsyncClient:
             "Accept-Encoding": "gzip, deflate",
             "Accept-Language": "fr, en;q=0.9, *;q=0.5",
         },
-        follow_redirects=True,
-        max_redirects=http.max_redirects,
+        # Redirects are followed by Fetcher, hop by hop, each hop checked.
+        follow_redirects=False,
     )
 
 
@@ -139,8 +142,26 @@ def _is_transient(exc: BaseException) -> bool:
     return exc.retry_after is None or exc.retry_after <= _MAX_INLINE_RETRY_AFTER
 
 
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Private, loopback, link-local and other non-public addresses a feed may not send us to.
+_RESOLVE_TTL = 300.0
+
+
+def _not_public(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return not ip.is_global or ip.is_multicast
+
+
 class Fetcher:
-    """Polite, bounded, retrying GETs over one shared client."""
+    """Polite, bounded, retrying GETs over one shared client.
+
+    Every URL, and every redirect hop, is checked before it is requested: http(s) only,
+    no private or loopback address unless the caller allows it, and what the origin's
+    robots.txt says for our user agent (whose Crawl-delay also raises the host delay).
+    """
 
     def __init__(
         self,
@@ -156,6 +177,10 @@ class Fetcher:
         self._clock = clock
         self._global = asyncio.Semaphore(max(http.concurrency, 1))
         self._hosts: dict[str, _Host] = {}
+        self._robots: dict[str, Rules] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._resolved: dict[str, tuple[float, bool]] = {}
+        self._agent = agent_token(http.user_agent)
 
     def _host(self, url: str) -> _Host:
         key = host_of(url)
@@ -178,10 +203,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str | None = None,
+        allow_private: bool = False,
     ) -> Page:
         """GET ``url``; a 304 comes back as a Page with status 304 and no content.
 
-        Raises ``FetchError`` once retries are exhausted or for a non-retryable failure.
+        Raises ``FetchError`` once retries are exhausted, or at once for what retrying
+        cannot fix (a 404, robots.txt, a private address, a redirect loop...).
         """
         headers: dict[str, str] = {}
         if etag:
@@ -199,10 +226,91 @@ class Fetcher:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._polite_attempt(url, headers)
+                return await self._follow(url, headers, allow_private)
         raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
 
-    async def _polite_attempt(self, url: str, headers: dict[str, str]) -> Page:
+    async def _follow(self, url: str, headers: dict[str, str], allow_private: bool) -> Page:
+        """Request ``url``, following redirects ourselves so that each hop is checked
+        and a loop is caught on its second visit, not after the cap."""
+        seen = {url}
+        current = url
+        for _ in range(self._http.max_redirects + 1):
+            await self._check(current, allow_private)
+            page, location = await self._polite_attempt(current, headers)
+            if page.status not in _REDIRECTS or not location:
+                return replace(page, requested_url=url)
+            target = urljoin(current, location)
+            if target in seen:
+                raise FetchError(f"redirect loop back to {target}", url=url, reason="redirects")
+            seen.add(target)
+            current = target
+        raise FetchError(
+            f"more than {self._http.max_redirects} redirects", url=url, reason="redirects"
+        )
+
+    async def _check(self, url: str, allow_private: bool) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"refused URL {url!r}: only http(s)", url=url, reason="bad_url")
+        if not allow_private and await self._is_private(parts.hostname, parts.port):
+            raise FetchError(
+                f"refused {parts.hostname}: a private or loopback address "
+                "(allow_private: true on the source allows it)",
+                url=url,
+                reason="private",
+            )
+        rules = await self._robots_for(url)
+        if not rules.allows(url, self._agent):
+            raise FetchError(rules.blocked or "disallowed by robots.txt", url=url, reason="robots")
+
+    async def _is_private(self, host: str, port: int | None) -> bool:
+        """Whether ``host`` is, or resolves to, a non-public address.
+
+        The name is resolved here and again by the client when it connects; a resolver
+        answering differently between the two could slip through. That is accepted:
+        the guard is against feeds pointing at internal hosts, not against DNS attacks.
+        A name that does not resolve is let through: the request fails on its own.
+        """
+        if _not_public(host.strip("[]")):
+            return True
+        cached = self._resolved.get(host)
+        now = self._clock()
+        if cached and cached[0] > now:
+            return cached[1]
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port or 443)
+        except OSError:
+            return False
+        private = any(_not_public(str(info[4][0])) for info in infos)
+        self._resolved[host] = (now + _RESOLVE_TTL, private)
+        return private
+
+    async def _robots_for(self, url: str) -> Rules:
+        origin = origin_of(url)
+        rules = self._robots.get(origin)
+        if rules is not None and rules.expires > self._clock():
+            return rules
+        lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+        async with lock:  # one fetch of robots.txt per origin, however many ask at once
+            rules = self._robots.get(origin)
+            if rules is None or rules.expires <= self._clock():
+                rules = await self._fetch_robots(origin)
+                self._robots[origin] = rules
+                delay = rules.crawl_delay(self._agent)
+                if delay:
+                    self.set_host_delay(url, min(delay, 60.0))
+        return rules
+
+    async def _fetch_robots(self, origin: str) -> Rules:
+        try:
+            page, _location = await self._polite_attempt(f"{origin}/robots.txt", {})
+        except FetchError as exc:
+            return rules_from_response(exc.status, b"", clock=self._clock)
+        if page.status in _REDIRECTS:  # a redirected robots.txt: treated as absent
+            return rules_from_response(404, b"", clock=self._clock)
+        return rules_from_response(page.status, page.content, clock=self._clock)
+
+    async def _polite_attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         host = self._host(url)
         async with host.slots:
             async with host.lock:
@@ -220,12 +328,13 @@ class Fetcher:
                         f"timed out after {self._http.timeout:g}s", url=url, reason="timeout"
                     ) from None
 
-    async def _attempt(self, url: str, headers: dict[str, str]) -> Page:
+    async def _attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         cap = int(self._http.max_page_size)
         try:
             async with self._client.stream("GET", url, headers=headers) as response:
-                if response.status_code == 304:
-                    return self._page(url, response, b"")
+                location = response.headers.get("location")
+                if response.status_code == 304 or (response.status_code in _REDIRECTS and location):
+                    return self._page(url, response, b""), location
                 if response.status_code >= 400:
                     raise FetchError(
                         f"HTTP {response.status_code}",
@@ -233,6 +342,7 @@ class Fetcher:
                         status=response.status_code,
                         reason="http_status",
                         retry_after=parse_retry_after(response.headers.get("retry-after")),
+                        body=await _head(response),
                     )
                 encoding = response.headers.get("content-encoding", "")
                 declared = response.headers.get("content-length", "")
@@ -250,14 +360,10 @@ class Fetcher:
                         raise FetchError(
                             f"page is over the {cap}-byte cap", url=url, reason="too_large"
                         )
-                return self._page(url, response, bytes(body))
+                return self._page(url, response, bytes(body)), None
         except httpx.TimeoutException as exc:
             raise FetchError(
                 f"timed out ({type(exc).__name__})", url=url, reason="timeout"
-            ) from exc
-        except httpx.TooManyRedirects as exc:
-            raise FetchError(
-                "too many redirects (or a redirect loop)", url=url, reason="redirects"
             ) from exc
         except httpx.ConnectError as exc:
             raise FetchError(f"cannot connect: {exc}", url=url, reason="connect") from exc
@@ -278,3 +384,16 @@ class Fetcher:
             last_modified=response.headers.get("last-modified"),
             fetched_at=utcnow(),
         )
+
+
+async def _head(response: httpx.Response, limit: int = 16_384) -> bytes:
+    """The start of an error page: enough to tell a bot challenge from a plain 403."""
+    body = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    return bytes(body[:limit])

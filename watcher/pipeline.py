@@ -238,6 +238,7 @@ async def _process_entry(
             entry.url,
             etag=known.etag if known and has_version else None,
             last_modified=known.last_modified if known and has_version else None,
+            allow_private=source.allow_private,
         )
     except FetchError as exc:
         bound.warning("article.fetch_failed", error=str(exc), status=exc.status)

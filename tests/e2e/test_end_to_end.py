@@ -49,6 +49,7 @@ class Env:
                     name: Sim Santé
                     url: {site_url}/feed.xml
                     language: fr
+                    allow_private: true   # the simulated site is on 127.0.0.1
                 sinks:
                   - id: hook
                     kind: webhook
@@ -205,7 +206,8 @@ def test_the_same_story_on_two_sites_is_one_alert(tmp_path: Path) -> None:
         config = env.config.read_text()
         config = config.replace(
             "sinks:",
-            f"  - id: sim2\n    name: Sim Deux\n    url: {two}/feed.xml\n    language: fr\nsinks:",
+            f"  - id: sim2\n    name: Sim Deux\n    url: {two}/feed.xml\n    language: fr\n"
+            "    allow_private: true\nsinks:",
         )
         env.config.write_text(config)
         env.once()  # baseline of both

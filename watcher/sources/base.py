@@ -21,6 +21,7 @@ class Fetch(Protocol):
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str | None = None,
+        allow_private: bool = False,
     ) -> Page: ...
 
 

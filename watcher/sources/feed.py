@@ -56,7 +56,11 @@ class FeedSource:
         self, fetch: Fetch, *, etag: str | None = None, last_modified: str | None = None
     ) -> Poll:
         page = await fetch.get(
-            self.config.url, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT
+            self.config.url,
+            etag=etag,
+            last_modified=last_modified,
+            accept=FEED_ACCEPT,
+            allow_private=self.config.allow_private,
         )
         if page.not_modified:
             return Poll(entries=(), not_modified=True, etag=etag, last_modified=last_modified)
