@@ -158,9 +158,10 @@ def check(opts: _Options) -> None:
 
 @cli.command()
 @click.option("--source", "-s", "source_ids", multiple=True, help="Only this source (repeatable).")
+@click.option("--force", is_flag=True, help="Poll failing sources even while they back off.")
 @click.pass_obj
 @_handle_errors
-def once(opts: _Options, source_ids: tuple[str, ...]) -> None:
+def once(opts: _Options, source_ids: tuple[str, ...], force: bool) -> None:
     """Poll the sources once, deliver what is due, and exit (for cron or a first look).
 
     Example:
@@ -172,14 +173,19 @@ def once(opts: _Options, source_ids: tuple[str, ...]) -> None:
     async def go() -> Any:
         async with Watcher(settings, opts.state) as watcher:
             watcher.select_sources(source_ids)  # unknown ids fail before any request
-            return await watcher.run_once(source_ids)
+            return await watcher.run_once(source_ids, force=force)
 
     report = asyncio.run(go())
     width = max([6, *(len(s.source_id) for s in report.sources)])
     columns = "status        entries  new  updated  unchanged  skipped  failed  events"
     click.echo(f"{'source':<{width}}  {columns}")
     for s in report.sources:
-        status = "error" if not s.ok else ("not modified" if s.not_modified else "ok")
+        if s.backing_off:
+            status = "backing off"
+        elif not s.ok:
+            status = s.state or "error"
+        else:
+            status = "not modified" if s.not_modified else "ok"
         status += " (baseline)" if s.baseline and s.ok else ""
         click.echo(
             f"{s.source_id:<{width}}  {status:<13} {s.entries:>7} {s.count('new'):>4} "
@@ -188,6 +194,11 @@ def once(opts: _Options, source_ids: tuple[str, ...]) -> None:
         )
         if s.error:
             click.secho(f"{'':<{width}}  {s.error}", fg="yellow")
+        if s.backing_off:
+            click.secho(
+                f"{'':<{width}}  failing; next try {isoformat(s.backing_off)} (--force)",
+                fg="yellow",
+            )
     d = report.delivery
     click.echo(f"delivered: {d.sent} sent, {d.failed} to retry, {d.dead} dead")
 

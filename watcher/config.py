@@ -28,6 +28,8 @@ DEFAULT_USER_AGENT = "watcher/0.1 (+https://github.com/watcher-health/watcher)"
 # The change classes of watcher.diff (repeated, not imported: config must not depend on
 # a pipeline stage).
 _CHANGE_CLASSES = ("correction", "addition", "removal", "retitle", "rewrite", "paywall")
+_HEALTH_EVENTS = ("source.unhealthy", "source.recovered")
+_EVENT_TYPES = ("article.new", "article.updated", *_HEALTH_EVENTS)
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -91,6 +93,14 @@ class DeliverySettings:
     backoff: Duration = Duration(10)
     max_backoff: Duration = Duration(3600)
     interval: Duration = Duration(5)
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """When a failing source is retried, and when it is reported."""
+
+    unhealthy_after: int = 5  # consecutive failed polls before source.unhealthy
+    max_backoff: Duration = Duration(86400)  # a failing source is retried at least daily
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,10 @@ class SinkConfig:
     def wants_event(self, event: Any) -> bool:
         """Whether this sink's filters let an :class:`~watcher.models.Event` through
         (an empty filter lets everything through)."""
+        if event.type in _HEALTH_EVENTS:  # only for sinks that ask for them
+            return event.type in self.events and (
+                not self.sources or event.source_id in self.sources
+            )
         if self.events and event.type not in self.events:
             return False
         if self.sources and event.source_id not in self.sources:
@@ -183,6 +197,7 @@ class Settings:
     path: Path
     http: HttpSettings = field(default_factory=HttpSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     notify_baseline: bool = False
     log_level: str = "info"
     vendors: tuple[VendorConfig, ...] = ()
@@ -253,7 +268,10 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
     delivery = _build(
         DeliverySettings, _mapping(general, "delivery", ctx), "settings.delivery: ", ctx
     )
-    _unknown(general, {"http", "delivery", "notify_baseline", "log_level"}, "settings: ", ctx)
+    health = _build(HealthSettings, _mapping(general, "health", ctx), "settings.health: ", ctx)
+    _unknown(
+        general, {"http", "delivery", "health", "notify_baseline", "log_level"}, "settings: ", ctx
+    )
     notify_baseline = _scalar(general, "notify_baseline", bool, False, "settings: ", ctx)
     log_level = _scalar(general, "log_level", str, "info", "settings: ", ctx)
     if log_level.lower() not in {"debug", "info", "warning", "error"}:
@@ -271,6 +289,7 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
         path=ctx.path,
         http=http,
         delivery=delivery,
+        health=health,
         notify_baseline=notify_baseline,
         log_level=log_level.lower(),
         vendors=vendors,
@@ -470,7 +489,7 @@ def _sinks(
                         f'{key}: unknown {what} "{value}"{_hint(value, known)}',
                     )
         for value in values.get("events", ()):
-            if value not in {"article.new", "article.updated"}:
+            if value not in _EVENT_TYPES:
                 ctx.error(item.line_of("events"), where, f'events: unknown event type "{value}"')
         for value in values.get("changes", ()):
             if value not in _CHANGE_CLASSES:

@@ -87,6 +87,7 @@ class Watcher:
             matcher=VendorMatcher(self.settings.vendors),
             sinks=self.settings.sinks,
             notify_baseline=self.settings.notify_baseline,
+            health=self.settings.health,
         )
         self._outbox = Outbox(store, sinks, self.settings.delivery)
 
@@ -135,11 +136,14 @@ class Watcher:
             return [s for s in self.settings.sources if s.enabled]
         return [self.settings.source(sid) for sid in source_ids]
 
-    async def poll(self, source_ids: Iterable[str] | None = None) -> list[SourceReport]:
-        """Poll the sources once each, concurrently (the fetcher bounds the requests)."""
+    async def poll(
+        self, source_ids: Iterable[str] | None = None, *, force: bool = False
+    ) -> list[SourceReport]:
+        """Poll the sources once each, concurrently (the fetcher bounds the requests).
+        Failing sources that are backing off are skipped unless ``force``."""
         ctx = self._context()
         sources = self.select_sources(source_ids)
-        return list(await asyncio.gather(*(process_source(ctx, s) for s in sources)))
+        return list(await asyncio.gather(*(process_source(ctx, s, force=force) for s in sources)))
 
     async def deliver(self) -> DeliveryReport:
         """Send every event that is due now, sink by sink, until none is left."""
@@ -156,9 +160,11 @@ class Watcher:
             if report.sent == 0 or report.failed or report.dead:
                 return total
 
-    async def run_once(self, source_ids: Iterable[str] | None = None) -> RunReport:
+    async def run_once(
+        self, source_ids: Iterable[str] | None = None, *, force: bool = False
+    ) -> RunReport:
         """One pass: poll the sources, then deliver what is due."""
-        sources = await self.poll(source_ids)
+        sources = await self.poll(source_ids, force=force)
         delivery = await self.deliver()
         return RunReport(sources=sources, delivery=delivery)
 

@@ -147,3 +147,16 @@ def m003_stories(db: Database) -> None:
         CREATE INDEX sketches_article ON sketches (article_id);
         """
     )
+
+
+@migrations()
+def m004_source_health(db: Database) -> None:
+    """Backoff and health alerts per source, and a memo a source kind keeps between
+    polls (the feed it discovered on a home page, ...)."""
+    db.executescript(
+        """
+        ALTER TABLE sources ADD COLUMN next_poll_at TEXT;   -- backing off until then
+        ALTER TABLE sources ADD COLUMN unhealthy_at TEXT;   -- when source.unhealthy went out
+        ALTER TABLE sources ADD COLUMN memo TEXT;
+        """
+    )

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-EventType = Literal["article.new", "article.updated"]
+EventType = Literal["article.new", "article.updated", "source.unhealthy", "source.recovered"]
+ARTICLE_EVENTS = ("article.new", "article.updated")
+HEALTH_EVENTS = ("source.unhealthy", "source.recovered")
 
 
 def utcnow() -> datetime:
@@ -72,6 +74,8 @@ class Poll:
     # Problems worth a log line that did not stop the poll (e.g. a malformed feed that
     # still yielded entries).
     warnings: tuple[str, ...] = ()
+    # What the kind wants back at the next poll (the feed it discovered, ...).
+    memo: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +220,42 @@ class LinkedReport:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How a source is doing, as health events carry it."""
+
+    state: str
+    failures: int
+    failing_since: datetime | None = None
+    last_error: str | None = None
+    next_poll_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "failures": self.failures,
+            "failing_since": isoformat(self.failing_since),
+            "last_error": self.last_error,
+            "next_poll_at": isoformat(self.next_poll_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceHealth:
+        return cls(
+            state=data["state"],
+            failures=int(data.get("failures", 0)),
+            failing_since=parse_isoformat(data.get("failing_since")),
+            last_error=data.get("last_error"),
+            next_poll_at=parse_isoformat(data.get("next_poll_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
-    """A notification: what happened to which article, and why it matters.
+    """A notification: what happened to which article (or source), and why it matters.
 
     ``to_dict()`` is the webhook body documented in the README; the outbox stores exactly
-    that JSON, so a resend after a crash is byte-for-byte the same event.
+    that JSON, so a resend after a crash is byte-for-byte the same event. Article events
+    carry ``article``; source health events carry ``health`` instead.
     """
 
     id: str
@@ -228,13 +263,24 @@ class Event:
     created_at: datetime
     source_id: str
     source_name: str
-    article: EventArticle
+    article: EventArticle | None = None
+    health: SourceHealth | None = None
     vendors: tuple[VendorMatch, ...] = ()
     change: Change | None = None
     also_seen_at: tuple[str, ...] = field(default=())
     linked: tuple[LinkedReport, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        if self.article is None:
+            return {
+                "type": self.type,
+                "timestamp": isoformat(self.created_at),
+                "data": {
+                    "event_id": self.id,
+                    "source": {"id": self.source_id, "name": self.source_name},
+                    "health": self.health.to_dict() if self.health else None,
+                },
+            }
         return {
             "type": self.type,
             "timestamp": isoformat(self.created_at),
@@ -259,9 +305,18 @@ class Event:
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> Event:
         data = body["data"]
-        article = data["article"]
         created = parse_isoformat(body["timestamp"])
         assert created is not None
+        if "article" not in data:
+            return cls(
+                id=data["event_id"],
+                type=body["type"],
+                created_at=created,
+                source_id=data["source"]["id"],
+                source_name=data["source"]["name"],
+                health=SourceHealth.from_dict(data["health"]) if data.get("health") else None,
+            )
+        article = data["article"]
         return cls(
             id=data["event_id"],
             type=body["type"],

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from watcher import linking
-from watcher.config import ExtractRules, HttpSettings, SinkConfig, SourceConfig
+from watcher.config import ExtractRules, HealthSettings, HttpSettings, SinkConfig, SourceConfig
 from watcher.diff import content_hash
 from watcher.encoding import decode_html
 from watcher.errors import FetchError, ParseError, SourceError
@@ -43,6 +43,8 @@ from watcher.models import (
     EventType,
     LinkedReport,
     Page,
+    SourceHealth,
+    isoformat,
     utcnow,
 )
 from watcher.sources import SOURCE_KINDS
@@ -65,6 +67,7 @@ class Context:
     matcher: VendorMatcher
     sinks: tuple[SinkConfig, ...]
     notify_baseline: bool = False
+    health: HealthSettings = HealthSettings()
     clock: Callable[[], datetime] = utcnow
 
 
@@ -76,7 +79,9 @@ class SourceReport:
     ok: bool = True
     baseline: bool = False
     not_modified: bool = False
+    backing_off: datetime | None = None  # skipped: failing, next try then
     entries: int = 0
+    state: str | None = None
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     events: int = 0
@@ -85,46 +90,94 @@ class SourceReport:
         return self.counts.get(outcome, 0)
 
 
-def event_id(event_type: str, url: str, version: int) -> str:
-    """A stable id: the same transition of the same article always gets the same id."""
-    digest = hashlib.sha256(f"{event_type}\x1f{url}\x1f{version}".encode()).digest()
+def event_id(event_type: str, key: str, version: int | str) -> str:
+    """A stable id: the same transition of the same thing always gets the same id."""
+    digest = hashlib.sha256(f"{event_type}\x1f{key}\x1f{version}".encode()).digest()
     return "evt_" + base64.b32encode(digest[:15]).decode("ascii").lower()
+
+
+_CHALLENGE = re.compile(
+    rb"cf-chl|challenge-platform|just a moment|attention required|captcha|"
+    rb"are you a robot|bot detection|access denied|ddos-guard|perimeterx|datadome|incapsula",
+    re.IGNORECASE,
+)
 
 
 def source_state_for(exc: SourceError) -> str:
     """The health state a failure puts a source in (shown by ``watcher sources``)."""
     if isinstance(exc, ParseError):
         return "malformed"
-    if isinstance(exc, FetchError):
-        if exc.status in (404, 410):
-            return "gone"
-        if exc.status in (401, 403):
-            return "forbidden"
-        if exc.status == 429:
-            return "rate_limited"
-        if exc.reason in ("timeout", "connect"):
-            return "unreachable"
+    if not isinstance(exc, FetchError):
+        return "failing"
+    by_reason = {
+        "robots": "blocked_robots",
+        "timeout": "unreachable",
+        "connect": "unreachable",
+        "too_large": "too_large",
+        "redirects": "redirect_loop",
+        "private": "refused",
+        "bad_url": "refused",
+    }
+    if exc.reason in by_reason:
+        return by_reason[exc.reason]
+    if exc.status in (404, 410):
+        return "gone"
+    if exc.status == 403:
+        # Bot protection answers 403 (or 503) with a challenge page; a plain 403 is a refusal.
+        return "blocked_bot" if _CHALLENGE.search(exc.body) else "forbidden"
+    if exc.status in (401, 402):
+        return "paywall"
+    if exc.status == 429:
+        return "rate_limited"
+    if exc.status == 503 and _CHALLENGE.search(exc.body):
+        return "blocked_bot"
     return "failing"
 
 
-async def process_source(ctx: Context, source: SourceConfig) -> SourceReport:
-    """Poll one source and process every entry that is due. Never raises SourceError."""
+def backoff_until(
+    source: SourceConfig,
+    failures: int,
+    now: datetime,
+    health: HealthSettings,
+    retry_after: float | None,
+) -> datetime:
+    """When to poll a failing source next: its interval doubled for each consecutive
+    failure, capped, and never before the server's Retry-After."""
+    delay = min(float(source.interval) * 2 ** max(failures - 1, 0), float(health.max_backoff))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return now + timedelta(seconds=delay)
+
+
+async def process_source(
+    ctx: Context, source: SourceConfig, *, force: bool = False
+) -> SourceReport:
+    """Poll one source and process every entry that is due. Never raises SourceError.
+
+    A source that keeps failing is backed off (``force`` polls it anyway), and its
+    health is reported to the sinks that subscribe to source.unhealthy/recovered.
+    """
     state = ctx.store.source_state(source.id)
     if state is None:  # configured after the daemon started (or called directly)
         ctx.store.sync_sources([(source.id, source.kind, source.url, source.name)])
         state = SourceState(id=source.id)
+    now = ctx.clock()
     baseline = state.baseline_at is None and not ctx.notify_baseline
-    report = SourceReport(source_id=source.id, baseline=baseline)
+    report = SourceReport(source_id=source.id, baseline=baseline, state=state.state)
+    if not force and state.next_poll_at is not None and state.next_poll_at > now:
+        report.backing_off = state.next_poll_at
+        return report
     bound = log.bind(source=source.id)
     kind = SOURCE_KINDS[source.kind](source)
     try:
-        poll = await kind.poll(ctx.fetch, etag=state.etag, last_modified=state.last_modified)
-    except SourceError as exc:
-        report.ok, report.error = False, str(exc)
-        failures = ctx.store.record_poll_failure(
-            source.id, now=ctx.clock(), state=source_state_for(exc), error=str(exc)
+        poll = await kind.poll(
+            ctx.fetch, etag=state.etag, last_modified=state.last_modified, memo=state.memo
         )
-        bound.warning("source.failed", error=str(exc), failures=failures)
+    except SourceError as exc:
+        _record_failure(ctx, source, state, exc, report)
+        bound.warning(
+            "source.failed", error=str(exc), state=report.state, failures=state.failures + 1
+        )
         return report
     for warning in poll.warnings:
         bound.warning("source.warning", warning=warning)
@@ -133,7 +186,6 @@ async def process_source(ctx: Context, source: SourceConfig) -> SourceReport:
     # Edits are found by re-reading young articles on their own schedule, whether or not
     # the feed changed (most sites edit an article without touching their feed).
     listed = {e.url for e in entries}
-    now = ctx.clock()
     for due in ctx.store.articles_due(
         source.id,
         first_seen_after=now - timedelta(seconds=source.recheck_for),
@@ -147,9 +199,21 @@ async def process_source(ctx: Context, source: SourceConfig) -> SourceReport:
     for outcome in outcomes:
         report.counts[outcome] = report.counts.get(outcome, 0) + 1
     report.not_modified = poll.not_modified
+    recovered = None
+    if state.unhealthy_at is not None:
+        recovered = _health_event(ctx, source, "source.recovered", state, SourceHealth("ok", 0))
+        bound.info("source.recovered", was=state.state)
     ctx.store.record_poll_ok(
-        source.id, now=ctx.clock(), etag=poll.etag, last_modified=poll.last_modified, baseline=True
+        source.id,
+        now=ctx.clock(),
+        etag=poll.etag,
+        last_modified=poll.last_modified,
+        memo=poll.memo,
+        recovered=recovered,
+        sink_ids=_sinks_for(ctx, recovered),
     )
+    report.state = "ok"
+    report.events += 1 if recovered else 0
     bound.info(
         "source.polled",
         not_modified=poll.not_modified,
@@ -159,6 +223,56 @@ async def process_source(ctx: Context, source: SourceConfig) -> SourceReport:
         events=report.events,
     )
     return report
+
+
+def _record_failure(
+    ctx: Context, source: SourceConfig, state: SourceState, exc: SourceError, report: SourceReport
+) -> None:
+    now = ctx.clock()
+    health_state = source_state_for(exc)
+    retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+    after = ctx.store.record_poll_failure(
+        source.id,
+        now=now,
+        state=health_state,
+        error=str(exc),
+        next_poll_at=backoff_until(source, state.failures + 1, now, ctx.health, retry_after),
+    )
+    report.ok, report.error, report.state = False, str(exc), health_state
+    if after.failures >= ctx.health.unhealthy_after and after.unhealthy_at is None:
+        health = SourceHealth(
+            state=health_state,
+            failures=after.failures,
+            failing_since=after.failing_since,
+            last_error=after.last_error,
+            next_poll_at=after.next_poll_at,
+        )
+        event = _health_event(ctx, source, "source.unhealthy", after, health)
+        ctx.store.mark_unhealthy(source.id, now=now, event=event, sink_ids=_sinks_for(ctx, event))
+        report.events += 1
+        log.warning(
+            "source.unhealthy", source=source.id, state=health_state, failures=after.failures
+        )
+
+
+def _health_event(
+    ctx: Context, source: SourceConfig, kind: EventType, state: SourceState, health: SourceHealth
+) -> Event:
+    since = isoformat(state.failing_since) or "?"
+    return Event(
+        id=event_id(kind, source.id, since),
+        type=kind,
+        created_at=ctx.clock(),
+        source_id=source.id,
+        source_name=source.name,
+        health=health,
+    )
+
+
+def _sinks_for(ctx: Context, event: Event | None) -> tuple[str, ...]:
+    if event is None:
+        return ()
+    return tuple(sink.id for sink in ctx.sinks if sink.wants_event(event))
 
 
 def _is_due(known: StoredArticle, entry: Entry, source: SourceConfig, now: datetime) -> bool:
@@ -344,8 +458,7 @@ async def _process_entry(
             also_seen_at=also_seen,
             linked=linked,
         )
-        sink_ids = tuple(sink.id for sink in ctx.sinks if sink.wants_event(event))
-        events.append((event, sink_ids))
+        events.append((event, _sinks_for(ctx, event)))
     store.record_article(
         source_id=source.id,
         url=url,

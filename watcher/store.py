@@ -50,6 +50,9 @@ class SourceState:
     failures: int = 0
     failing_since: datetime | None = None
     last_error: str | None = None
+    next_poll_at: datetime | None = None
+    unhealthy_at: datetime | None = None
+    memo: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,9 @@ class Store:
             failures=row["failures"],
             failing_since=parse_isoformat(row["failing_since"]),
             last_error=row["last_error"],
+            next_poll_at=parse_isoformat(row["next_poll_at"]),
+            unhealthy_at=parse_isoformat(row["unhealthy_at"]),
+            memo=row["memo"],
         )
 
     def record_poll_ok(
@@ -187,30 +193,60 @@ class Store:
         now: datetime,
         etag: str | None,
         last_modified: str | None,
-        baseline: bool,
+        memo: str | None = None,
+        recovered: Event | None = None,
+        sink_ids: Iterable[str] = (),
     ) -> None:
-        """A successful poll: keep validators, clear failures, end the baseline."""
+        """A successful poll: keep validators, clear failures and backoff, end the
+        baseline; with ``recovered``, enqueue that source.recovered event."""
         stamp = isoformat(now)
-        self.db.execute(
-            "UPDATE sources SET etag = ?, last_modified = ?, last_poll_at = ?, last_ok_at = ?, "
-            "state = 'ok', failures = 0, failing_since = NULL, last_error = NULL, "
-            "baseline_at = CASE WHEN ? THEN COALESCE(baseline_at, ?) ELSE baseline_at END "
-            "WHERE id = ?",
-            [etag, last_modified, stamp, stamp, baseline, stamp, source_id],
-        )
-        self.db.conn.commit()
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE sources SET etag = ?, last_modified = ?, last_poll_at = ?, "
+                "last_ok_at = ?, state = 'ok', failures = 0, failing_since = NULL, "
+                "last_error = NULL, next_poll_at = NULL, unhealthy_at = NULL, "
+                "memo = COALESCE(?, memo), baseline_at = COALESCE(baseline_at, ?) WHERE id = ?",
+                [etag, last_modified, stamp, stamp, memo, stamp, source_id],
+            )
+            if recovered is not None:
+                self._enqueue(recovered, sink_ids, None, None)
 
-    def record_poll_failure(self, source_id: str, *, now: datetime, state: str, error: str) -> int:
-        """A failed poll; returns the number of consecutive failures."""
+    def record_poll_failure(
+        self,
+        source_id: str,
+        *,
+        now: datetime,
+        state: str,
+        error: str,
+        next_poll_at: datetime | None,
+    ) -> SourceState:
+        """A failed poll: count it, remember why, back off until ``next_poll_at``."""
         stamp = isoformat(now)
-        self.db.execute(
-            "UPDATE sources SET last_poll_at = ?, state = ?, failures = failures + 1, "
-            "failing_since = COALESCE(failing_since, ?), last_error = ? WHERE id = ?",
-            [stamp, state, stamp, error[:500], source_id],
-        )
-        self.db.conn.commit()
-        row = self._one("SELECT failures FROM sources WHERE id = ?", [source_id])
-        return int(row["failures"]) if row else 0
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE sources SET last_poll_at = ?, state = ?, failures = failures + 1, "
+                "failing_since = COALESCE(failing_since, ?), last_error = ?, next_poll_at = ? "
+                "WHERE id = ?",
+                [stamp, state, stamp, error[:500], isoformat(next_poll_at), source_id],
+            )
+        state_now = self.source_state(source_id)
+        assert state_now is not None
+        return state_now
+
+    def mark_unhealthy(
+        self, source_id: str, *, now: datetime, event: Event, sink_ids: Iterable[str]
+    ) -> None:
+        """Remember that source.unhealthy went out (once per outage) and enqueue it."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE sources SET unhealthy_at = ? WHERE id = ?", [isoformat(now), source_id]
+            )
+            self._enqueue(event, sink_ids, None, None)
+
+    def sources(self) -> list[SourceState]:
+        """Every source the store knows, with its health."""
+        ids = [row["id"] for row in self._all("SELECT id FROM sources ORDER BY id")]
+        return [s for s in (self.source_state(i) for i in ids) if s is not None]
 
     # --- articles --------------------------------------------------------------------
 

@@ -89,9 +89,46 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
 
 
+def _health_message(event: Event) -> dict[str, Any]:
+    health = event.health
+    recovered = event.type == "source.recovered"
+    headline = f"Source {'recovered' if recovered else 'unhealthy'}: {event.source_name}"
+    facts = []
+    if health is not None and not recovered:
+        facts.append(f"*State:* {escape(health.state)} · {health.failures} failed polls in a row")
+        if health.failing_since:
+            facts.append(f"*Failing since:* {health.failing_since:%d %b %Y %H:%M} UTC")
+        if health.last_error:
+            facts.append(f"*Last error:* {escape(_cut(health.last_error, 500))}")
+        if health.next_poll_at:
+            facts.append(f"*Next try:* {health.next_poll_at:%d %b %Y %H:%M} UTC")
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _cut(headline, MAX_HEADER), "emoji": False},
+        }
+    ]
+    if facts:
+        blocks.append(_section("\n".join(facts)))
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": escape(f"watcher · {event.type} · {event.source_id} · {event.id}"),
+                }
+            ],
+        }
+    )
+    return {"text": _cut(escape(headline), MAX_FALLBACK), "blocks": blocks}
+
+
 def build_message(event: Event) -> dict[str, Any]:
     """The Slack payload for an event: ``text`` fallback plus Block Kit ``blocks``."""
     article = event.article
+    if article is None:
+        return _health_message(event)
     updated = event.type == "article.updated"
     vendor_names = ", ".join(v.name for v in event.vendors) or "no watched vendor"
     fallback = (

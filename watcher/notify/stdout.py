@@ -53,8 +53,12 @@ class LogSink:
 
 
 def format_line(event: Event) -> str:
-    vendors = ", ".join(f"{v.name} ({', '.join(v.matched)})" for v in event.vendors) or "no vendor"
     article = event.article
+    if article is None:
+        health = event.health
+        detail = f" ({health.state}: {health.last_error})" if health and health.last_error else ""
+        return f"[{event.type}] {event.source_name}{detail}"
+    vendors = ", ".join(f"{v.name} ({', '.join(v.matched)})" for v in event.vendors) or "no vendor"
     line = (
         f"[{event.type}] {event.source_name}: {article.title} <{article.url}> "
         f"v{article.version} lang={article.language or '?'} vendors: {vendors}"

@@ -34,7 +34,13 @@ class SourceKind(Protocol):
     def __init__(self, config: SourceConfig) -> None: ...
 
     async def poll(
-        self, fetch: Fetch, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        fetch: Fetch,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        memo: str | None = None,
     ) -> Poll:
-        """Fetch the index (conditionally) and return the entries it lists."""
+        """Fetch the index (conditionally) and return the entries it lists. ``memo`` is
+        what the previous poll returned in ``Poll.memo``."""
         ...

@@ -7,11 +7,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urljoin
 
 import feedparser
+from selectolax.lexbor import LexborHTMLParser
 
+from watcher.encoding import decode_html
 from watcher.errors import ParseError
-from watcher.models import Entry, Poll
+from watcher.models import Entry, Page, Poll
 from watcher.sources import register
 from watcher.sources.base import Fetch
 from watcher.urls import canonicalize
@@ -41,6 +44,10 @@ class FeedSource:
 
     Malformed feeds are read as far as they go (and a warning is logged); a feed with
     no readable entry at all is a ``ParseError`` for this round.
+
+    The url may also be a site's home page: the feed it announces with
+    ``<link rel="alternate" type="application/rss+xml">`` is found and used from then on
+    (``watcher check --discover`` shows which).
     """
 
     kind: ClassVar[str] = "feed"
@@ -53,24 +60,74 @@ class FeedSource:
         self.config = config
 
     async def poll(
-        self, fetch: Fetch, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        fetch: Fetch,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        memo: str | None = None,
     ) -> Poll:
-        page = await fetch.get(
-            self.config.url,
-            etag=etag,
-            last_modified=last_modified,
-            accept=FEED_ACCEPT,
-            allow_private=self.config.allow_private,
-        )
+        url = memo or self.config.url  # memo: the feed discovered on the home page
+        page = await self._get(fetch, url, etag, last_modified)
         if page.not_modified:
-            return Poll(entries=(), not_modified=True, etag=etag, last_modified=last_modified)
-        entries, warnings = parse_feed(page.content, url=page.url, content_type=page.content_type)
+            return Poll((), not_modified=True, etag=etag, last_modified=last_modified, memo=memo)
+        try:
+            entries, warnings = parse_feed(
+                page.content, url=page.url, content_type=page.content_type
+            )
+        except ParseError:
+            found = discover_feed(page.content, page.url) if memo is None else None
+            if found is None:
+                raise
+            page = await self._get(fetch, found, None, None)
+            entries, warnings = parse_feed(
+                page.content, url=page.url, content_type=page.content_type
+            )
+            warnings = (f"using the feed {found} announced by {url}", *warnings)
+            memo = found
         return Poll(
             entries=entries[: self.config.max_articles],
             etag=page.etag,
             last_modified=page.last_modified,
             warnings=warnings,
+            memo=memo,
         )
+
+    async def _get(
+        self, fetch: Fetch, url: str, etag: str | None, last_modified: str | None
+    ) -> Page:
+        return await fetch.get(
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            accept=FEED_ACCEPT,
+            allow_private=self.config.allow_private,
+        )
+
+
+_FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/feed+json",
+)
+
+
+def discover_feed(content: bytes, url: str) -> str | None:
+    """The feed an HTML page announces (``<link rel="alternate" type=...>``), preferring
+    RSS/Atom, as an absolute URL; ``None`` if the page announces none."""
+    if b"<" not in content[:4096]:
+        return None
+    tree = LexborHTMLParser(decode_html(content)[0])
+    found: list[tuple[int, str]] = []
+    for link in tree.css("link[rel][href]"):
+        attrs = link.attributes
+        rels = (attrs.get("rel") or "").lower().split()
+        kind = (attrs.get("type") or "").lower().split(";")[0].strip()
+        if "alternate" in rels and kind in _FEED_TYPES:
+            found.append((_FEED_TYPES.index(kind), urljoin(url, (attrs.get("href") or "").strip())))
+    found = [f for f in found if f[1].startswith(("http://", "https://"))]
+    return min(found)[1] if found else None
 
 
 def parse_feed(
