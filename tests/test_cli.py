@@ -18,6 +18,8 @@ from watcher.cli import cli
 Write = Callable[..., Path]
 
 CONFIG = """
+settings:
+  http: {host_delay: 0s, retries: 0}
 vendors:
   - name: Oracle Health
     aliases: [Cerner]
@@ -185,7 +187,7 @@ def test_extract_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
 
 
 async def test_extract_url_fetches_and_extracts(respx_mock: respx.MockRouter) -> None:
-    from watcher.config import HttpSettings
+    from watcher.config import Duration, HttpSettings
     from watcher.pipeline import extract_url
 
     respx_mock.get("https://news.example/a").respond(
@@ -195,7 +197,9 @@ async def test_extract_url_fetches_and_extracts(respx_mock: respx.MockRouter) ->
         ),
         headers={"Content-Type": "text/html; charset=iso-8859-1"},
     )
-    result = await extract_url("https://news.example/a", HttpSettings(retries=0))
+    result = await extract_url(
+        "https://news.example/a", HttpSettings(retries=0, host_delay=Duration(0))
+    )
     assert result.encoding == "cp1252" and result.status == 200
     assert result.article.paragraphs == (
         "Un paragraphe de l’article, assez long pour être retenu.",

@@ -124,7 +124,7 @@ def test_truncated_real_pages_never_raise(cut: int, page: str) -> None:
 
 
 def test_deeply_nested_page_finishes() -> None:
-    depth = 50_000
+    depth = 5_000
     html = (
         "<div>" * depth
         + "<p>Le texte de l’article, enfin, tout au fond de la page.</p>"
@@ -132,6 +132,20 @@ def test_deeply_nested_page_finishes() -> None:
     )
     article = extract(html, "https://example.org/a")
     assert "tout au fond de la page" in article.text
+
+
+def test_hostile_nesting_is_refused_not_parsed() -> None:
+    """50,000 unclosed divs would take lexbor seconds (quadratic): refused at once."""
+    html = "<div>" * 50_000 + "<p>Texte.</p>"
+    article = extract(html, "https://example.org/a")
+    assert article.paragraphs == ()
+    assert article.removed[0].reason.startswith("refused: 50000 unclosed block elements")
+
+
+def test_many_inline_levels_are_fine() -> None:
+    inner = "Un texte imbriqué dans cinquante mille span, encore lisible."
+    html = "<article><p>" + "<span>" * 50_000 + inner + "</span>" * 50_000 + "</p></article>"
+    assert "cinquante mille span" in extract(html, "https://example.org/a").text
 
 
 def test_a_very_large_page_finishes() -> None:

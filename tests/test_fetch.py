@@ -232,3 +232,81 @@ async def test_crawl_delay_raises_a_hosts_delay(
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
     now = 1792567620.0  # 2026-10-21T07:27:00Z
     assert parse_retry_after(value, now=now) == seconds
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/feed", "http://10.0.0.5/x", "http://192.168.1.1/", "http://[::1]/x",
+        "http://169.254.169.254/latest/meta-data/", "http://localhost:8080/", "http://intranet.localhost/",
+    ],
+)  # fmt: skip
+async def test_private_addresses_are_refused_unless_allowed(
+    respx_mock: respx.MockRouter, fetcher: Fetcher, url: str
+) -> None:
+    route = respx_mock.get(url).respond(200, content=b"ok")
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(url)
+    assert caught.value.reason == "private" and not route.called
+    assert (await fetcher.get(url, allow_private=True)).content == b"ok"
+
+
+async def test_a_redirect_to_a_private_address_is_refused(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    respx_mock.get(URL).respond(302, headers={"Location": "http://127.0.0.1:8080/admin"})
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(URL)
+    assert caught.value.reason == "private"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://news.example/a", "file:///etc/passwd", "javascript:alert(1)"]
+)
+async def test_only_http_and_https(fetcher: Fetcher, url: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(url)
+    assert caught.value.reason == "bad_url"
+
+
+async def test_robots_txt_is_obeyed_and_fetched_once(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    robots = respx_mock.routes["robots"].respond(  # conftest's robots.txt route, re-pointed
+        200, text="User-agent: *\nDisallow: /private/\n\nUser-agent: watcher\nDisallow: /members/\n"
+    )
+    respx_mock.get(url__startswith="https://news.example/").respond(200, content=b"ok")
+    assert (
+        await fetcher.get("https://news.example/private/page")
+    ).content == b"ok"  # our group wins
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get("https://news.example/members/page")
+    assert caught.value.reason == "robots" and "robots.txt" in str(caught.value)
+    await fetcher.get("https://news.example/other")
+    assert robots.call_count == 1
+
+
+@pytest.mark.parametrize(("status", "allowed"), [(404, True), (403, True), (500, False)])
+async def test_unreadable_robots_txt_follows_rfc_9309(
+    respx_mock: respx.MockRouter, fetcher: Fetcher, status: int, allowed: bool
+) -> None:
+    respx_mock.routes["robots"].respond(status)
+    respx_mock.get(URL).respond(200, content=b"ok")
+    if allowed:
+        assert (await fetcher.get(URL)).content == b"ok"
+    else:
+        with pytest.raises(FetchError, match=r"robots\.txt answered 500"):
+            await fetcher.get(URL)
+
+
+async def test_crawl_delay_from_robots_txt_spaces_requests(
+    respx_mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    http = HttpSettings(host_delay=Duration(1), retries=0)
+    respx_mock.routes["robots"].respond(200, text="User-agent: *\nCrawl-delay: 7\n")
+    respx_mock.get(url__startswith="https://slow.example/a").respond(200)
+    async with make_client(http) as client:
+        fetcher = Fetcher(client, http, sleep=fake_time.sleep, clock=fake_time.clock)
+        await fetcher.get("https://slow.example/a1")
+        await fetcher.get("https://slow.example/a2")
+    assert 7.0 <= fake_time.sleeps[-1] <= 7.7

@@ -418,9 +418,31 @@ def _page_language(meta_language: str | None, blocks: list[Block]) -> str | None
     return detect_language(sample) or meta_language
 
 
+# Block elements left open make lexbor's tree construction quadratic (each new block
+# scans the stack of open elements): 10,000 levels parse in 0.1 s, 50,000 in 8 s. No
+# real page comes near; a hostile one is refused rather than allowed to stall a worker.
+MAX_UNCLOSED_BLOCKS = 10_000
+_NESTING_TAGS = (
+    "div", "section", "article", "p", "li", "ul", "ol", "table", "td", "tr", "blockquote",
+    "dl", "dd", "form", "main", "aside", "nav", "header", "footer", "figure", "fieldset",
+)  # fmt: skip
+
+
+def unclosed_blocks(html: str) -> int:
+    """Block tags opened and never closed (a cheap upper bound of the nesting depth)."""
+    if len(html) < 50_000:  # too small to matter: skip the scans
+        return 0
+    lowered = html.lower()
+    return sum(max(lowered.count(f"<{t}") - lowered.count(f"</{t}"), 0) for t in _NESTING_TAGS)
+
+
 def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     """The clean article in ``html`` (fetched from ``url``). Never raises on bad HTML."""
     rules = rules or ExtractRules()
+    unclosed = unclosed_blocks(html)
+    if unclosed > MAX_UNCLOSED_BLOCKS:
+        reason = f"refused: {unclosed} unclosed block elements (broken or hostile markup)"
+        return Article(url=url, title="", paragraphs=(), removed=(Removal(reason, ""),))
     tree = LexborHTMLParser(html)
     index = PageIndex.build(tree)
     meta = read_metadata(index, url, date_selector=rules.date)

@@ -273,6 +273,13 @@ class Fetcher:
         """
         if _not_public(host.strip("[]")):
             return True
+        # Special-use names (RFC 6761): .localhost is loopback; .example, .invalid and
+        # .test never resolve publicly, so there is nothing to look up.
+        name = host.lower().rstrip(".")
+        if name == "localhost" or name.endswith(".localhost"):
+            return True
+        if name.endswith((".example", ".invalid", ".test")):
+            return False
         cached = self._resolved.get(host)
         now = self._clock()
         if cached and cached[0] > now:

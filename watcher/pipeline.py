@@ -364,10 +364,12 @@ async def _process_entry(
     if page.not_modified and known is not None:
         _touch(ctx, known, page, entry)
         return "unchanged"
-    html, _encoding = decode_html(page.content, page.content_type)
-    article = extract(html, page.url, source.extract)
+    # In a worker thread: lexbor parses without holding the GIL, so the event loop (and
+    # the other sources' fetches) keeps running while a big page is read.
+    article = await asyncio.to_thread(_read_page, page, source.extract)
     if not article.paragraphs:
-        bound.warning("article.empty", final_url=page.url)
+        reason = article.removed[0].reason if article.removed else "no article text found"
+        bound.warning("article.empty", final_url=page.url, reason=reason)
         if known is None:
             store.add_placeholder(
                 source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline
@@ -493,6 +495,11 @@ async def _process_entry(
         classes=list(change.classes) if change else None,
     )  # fmt: skip
     return "new" if event_type == "article.new" else "updated"
+
+
+def _read_page(page: Page, rules: ExtractRules) -> Article:
+    html, _encoding = decode_html(page.content, page.content_type)
+    return extract(html, page.url, rules)
 
 
 def _touch(ctx: Context, known: StoredArticle, page: Page, entry: Entry) -> None:

@@ -8,7 +8,7 @@ import pytest
 import respx
 
 from tests.conftest import FIXTURES
-from watcher.config import ByteSize, HttpSettings, SourceConfig
+from watcher.config import ByteSize, Duration, HttpSettings, SourceConfig
 from watcher.errors import ParseError
 from watcher.fetch import Fetcher, make_client
 from watcher.sources.feed import FeedSource, parse_feed
@@ -107,7 +107,7 @@ async def test_poll_is_conditional_and_capped(respx_mock: respx.MockRouter) -> N
         respx.MockResponse(200, content=feed("medscape.rss"), headers={"ETag": '"1"'}),
         respx.MockResponse(304),
     ]
-    http = HttpSettings(max_page_size=ByteSize(10_000_000), retries=0)
+    http = HttpSettings(max_page_size=ByteSize(10_000_000), retries=0, host_delay=Duration(0))
     async with make_client(http) as client:
         fetcher = Fetcher(client, http)
         first = await FeedSource(source).poll(fetcher)

@@ -30,5 +30,7 @@ def register(cls: _K) -> _K:
 
 # Import the kinds so they register themselves.
 from watcher.sources import feed as _feed  # noqa: E402,F401
+from watcher.sources import listing as _listing  # noqa: E402,F401
+from watcher.sources import sitemap as _sitemap  # noqa: E402,F401
 
 __all__ = ["SOURCE_KINDS", "Fetch", "SourceKind", "register"]

@@ -1,0 +1,150 @@
+"""``kind: listing``: an HTML page that lists articles, for sites without a feed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from watcher.encoding import decode_html
+from watcher.errors import ParseError
+from watcher.models import Entry, Page, Poll
+from watcher.sources import register
+from watcher.sources.base import Fetch
+from watcher.urls import canonicalize
+
+if TYPE_CHECKING:
+    from watcher.config import SourceConfig
+
+# Without a configured selector: links in headings or article teasers...
+_GENERIC_LINKS = (
+    "article a[href], h1 a[href], h2 a[href], h3 a[href], h4 a[href], [class*=title] a[href]"
+)
+# ...that look like an article: a path with a slug or an id, and some words to show.
+_ARTICLE_PATH = re.compile(r"/[^/]*(?:\d{3,}|[a-z0-9]+(?:-[a-z0-9]+){2,})[^/]*/?$", re.IGNORECASE)
+_NEXT = (
+    'a[rel="next"], link[rel="next"], a.next, .pagination a.next, '
+    'a[aria-label*="suivant" i], a[aria-label*="next" i]'
+)
+
+
+@register
+class ListingSource:
+    """A section front or news index: the article links on it are the entries.
+
+    ```yaml
+    - id: ticsante
+      kind: listing
+      url: https://www.ticsante.com/
+      links: "h2.title a"        # CSS selector of article links (optional: a good guess)
+      next: "a.next"             # optional: the "next page" link to follow
+      pages: 1                   # listing pages read per poll
+    ```
+
+    Only links to the listing's own site are kept (``same_site: false`` keeps all).
+    """
+
+    kind: ClassVar[str] = "listing"
+
+    @dataclass(frozen=True)
+    class Options:
+        links: str | None = None
+        next: str | None = None
+        pages: int = 1
+        same_site: bool = True
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        self.options: ListingSource.Options = config.options
+
+    async def poll(
+        self,
+        fetch: Fetch,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        memo: str | None = None,
+    ) -> Poll:
+        first = await self._get(fetch, self.config.url, etag, last_modified)
+        if first.not_modified:
+            return Poll((), not_modified=True, etag=etag, last_modified=last_modified)
+        entries, following = parse_listing(
+            first.content,
+            url=first.url,
+            links=self.options.links,
+            next_selector=self.options.next,
+            same_site=self.options.same_site,
+        )
+        if not entries:
+            raise ParseError("no article links found on the listing page (check 'links')")
+        seen = {e.url for e in entries}
+        for _ in range(max(self.options.pages, 1) - 1):
+            if following is None:
+                break
+            page = await self._get(fetch, following, None, None)
+            more, following = parse_listing(
+                page.content,
+                url=page.url,
+                links=self.options.links,
+                next_selector=self.options.next,
+                same_site=self.options.same_site,
+            )
+            entries += [e for e in more if e.url not in seen]
+            seen.update(e.url for e in more)
+        return Poll(
+            entries=tuple(entries[: self.config.max_articles]),
+            etag=first.etag,
+            last_modified=first.last_modified,
+        )
+
+    async def _get(
+        self, fetch: Fetch, url: str, etag: str | None, last_modified: str | None
+    ) -> Page:
+        return await fetch.get(
+            url, etag=etag, last_modified=last_modified, allow_private=self.config.allow_private
+        )
+
+
+def _site(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+def parse_listing(
+    content: bytes,
+    *,
+    url: str,
+    links: str | None = None,
+    next_selector: str | None = None,
+    same_site: bool = True,
+) -> tuple[list[Entry], str | None]:
+    """The article entries on a listing page and the next page's URL (pure)."""
+    tree = LexborHTMLParser(decode_html(content)[0])
+    site = _site(url)
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for anchor in tree.css(links or _GENERIC_LINKS):
+        href = (anchor.attributes.get("href") or "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:")):
+            continue
+        target = canonicalize(href, base=url)
+        if not target.startswith(("http://", "https://")) or target in seen:
+            continue
+        if same_site and _site(target) != site:
+            continue
+        title = " ".join((anchor.text(deep=True) or "").split())
+        if links is None and (
+            not _ARTICLE_PATH.search(urlsplit(target).path) or len(title.split()) < 3
+        ):
+            continue
+        seen.add(target)
+        entries.append(Entry(url=target, title=title or None))
+    following = None
+    node = tree.css_first(next_selector or _NEXT)
+    if node is not None and node.attributes.get("href"):
+        candidate = urljoin(url, (node.attributes.get("href") or "").strip())
+        if candidate.startswith(("http://", "https://")) and candidate != url:
+            following = candidate
+    return entries, following
