@@ -13,7 +13,8 @@ import hashlib
 import html
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,32 @@ class Response:
     status: int
     headers: dict[str, str]
     body: bytes
+    delay: float = 0.0  # seconds the server waits before answering
+    truncate: int | None = None  # send only this many bytes, then close
+    stream: Callable[[], Iterator[bytes]] | None = None  # a body too big to hold
+
+
+@dataclass
+class Fault:
+    """How the site misbehaves on one path (for the first ``times`` requests, or always)."""
+
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    delay: float = 0.0
+    times: int | None = None
+    truncate: int | None = None
+    stream: Callable[[], Iterator[bytes]] | None = None
+
+
+@dataclass
+class Hit:
+    """One request as the server saw it."""
+
+    path: str
+    headers: dict[str, str]
+    started: float
+    in_flight: int  # requests being answered at that moment, this one included
 
 
 def article_page(article: SimArticle, base: str) -> str:
@@ -96,7 +123,12 @@ class SimSite:
         self.articles: dict[str, SimArticle] = {}
         self.order: list[str] = []
         self.failing: dict[str, int] = {}  # path -> status to answer with
+        self.faults: dict[str, Fault] = {}  # path -> misbehaviour
+        self.robots: str | None = None  # robots.txt body (None: 404)
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.hits: list[Hit] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
 
     def add(self, article: SimArticle) -> SimArticle:
@@ -108,12 +140,39 @@ class SimSite:
     def feed_articles(self) -> list[SimArticle]:
         return [self.articles[s] for s in self.order]
 
+    def begin(self, path: str, headers: dict[str, str]) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.hits.append(Hit(path, dict(headers), time.monotonic(), self.in_flight))
+
+    def end(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def handle(self, path: str, headers: dict[str, str]) -> Response:
         with self._lock:
             self.requests.append((path, dict(headers)))
             bare = path.split("?")[0]
+            fault = self.faults.get(bare)
+            if fault is not None and (fault.times is None or fault.times > 0):
+                if fault.times is not None:
+                    fault.times -= 1
+                if fault.status is not None or fault.body is not None or fault.stream is not None:
+                    return Response(
+                        fault.status or 200,
+                        {"Content-Type": "text/html", **fault.headers},
+                        fault.body or b"",
+                        delay=fault.delay,
+                        truncate=fault.truncate,
+                        stream=fault.stream,
+                    )
             if bare in self.failing:
                 return Response(self.failing[bare], {"Content-Type": "text/plain"}, b"failure")
+            if bare == "/robots.txt":
+                if self.robots is None:
+                    return Response(404, {"Content-Type": "text/plain"}, b"not found")
+                return Response(200, {"Content-Type": "text/plain"}, self.robots.encode())
             if bare == "/feed.xml":
                 body = rss(self.title, self.base, self.feed_articles()).encode()
                 content_type = "application/rss+xml; charset=utf-8"
@@ -125,22 +184,49 @@ class SimSite:
                 return Response(404, {"Content-Type": "text/plain"}, b"not found")
         etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
         lowered = {k.lower(): v for k, v in headers.items()}
+        delay = fault.delay if fault is not None else 0.0
         if lowered.get("if-none-match") == etag:
-            return Response(304, {"ETag": etag}, b"")
-        return Response(200, {"Content-Type": content_type, "ETag": etag}, body)
+            return Response(304, {"ETag": etag}, b"", delay=delay)
+        extra = fault.headers if fault is not None else {}
+        truncate = fault.truncate if fault is not None else None
+        return Response(
+            200,
+            {"Content-Type": content_type, "ETag": etag, **extra},
+            body,
+            delay=delay,
+            truncate=truncate,
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):
     site: SimSite
+    release: threading.Event  # set at shutdown: stalled answers give up
 
     def do_GET(self) -> None:
-        answer = self.site.handle(self.path, dict(self.headers))
-        self.send_response(answer.status)
-        for name, value in answer.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        self.wfile.write(answer.body)
+        self.site.begin(self.path, dict(self.headers))
+        try:
+            answer = self.site.handle(self.path, dict(self.headers))
+            if answer.delay:
+                self.release.wait(answer.delay)  # a slow server, not a sleeping test
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            if answer.stream is None:
+                self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            if answer.stream is not None:
+                for chunk in answer.stream():
+                    self.wfile.write(chunk)
+                self.close_connection = True
+            elif answer.truncate is not None:
+                self.wfile.write(answer.body[: answer.truncate])
+                self.close_connection = True
+            else:
+                self.wfile.write(answer.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a size cap, a timeout): that is the point
+        finally:
+            self.site.end()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -210,10 +296,15 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 @contextmanager
 def serve_site(site: SimSite) -> Iterator[str]:
     """Serve ``site`` on 127.0.0.1 (its ``base`` is set to the real address)."""
-    handler = type("SiteHandler", (_Handler,), {"site": site})
-    with _serve(handler) as base:
-        site.base = base
-        yield base
+    release = threading.Event()
+    handler = type("SiteHandler", (_Handler,), {"site": site, "release": release})
+    try:
+        with _serve(handler) as base:
+            site.base = base
+            yield base
+            release.set()
+    finally:
+        release.set()
 
 
 @contextmanager
