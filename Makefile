@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run once check-config test check fmt lock bench clean
+.PHONY: run once check-config test check fmt lock bench-extraction clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,16 @@ lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes pyproject.toml -o requirements/runtime.txt
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --extra dev pyproject.toml -o requirements/dev.txt
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --extra dev --extra bench -c requirements/dev.txt pyproject.toml -o requirements/bench.txt
+
+# The benchmark-only extras (trafilatura, readability-lxml), pinned in requirements/bench.txt:
+# dev.txt plus the extras, with every shared package at dev.txt's version.
+$(BENCH_STAMP): requirements/bench.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/bench.txt
+	@touch $(BENCH_STAMP)
+
+bench-extraction: $(BENCH_STAMP)  ## watcher's extractor vs trafilatura and readability-lxml on ../shared/corpus
+	$(BIN)/python benchmarks/extraction.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
