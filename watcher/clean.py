@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from watcher.fold import fold_words
-from watcher.lang import prose_ratio
+from watcher.lang import prose_ratio, unspaced
 from watcher.models import Removal
 
 # Phrases that open a block which is not article text. Matched at the start of the
@@ -180,7 +180,8 @@ def prose_value(block: Block, language: str | None) -> float:
 
 
 def _prose_value(block: Block, language: str | None) -> float:
-    length = len(block.text)
+    # A Chinese or Japanese character carries what three letters do elsewhere.
+    length = len(block.text) * (3 if unspaced(block.text) else 1)
     density = block.link_density
     if density > 0.5:
         return -0.5 * length

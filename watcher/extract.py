@@ -32,8 +32,8 @@ from watcher.clean import Block, CleanContext, clean, prose_value
 from watcher.config import ExtractRules
 from watcher.dates import find_dates
 from watcher.encoding import repair_article
-from watcher.lang import FUNCTION_WORDS, detect_language
-from watcher.metadata import PageIndex, read_metadata
+from watcher.lang import FUNCTION_WORDS, detect_language, unspaced
+from watcher.metadata import HIDING_CLASSES, PageIndex, read_metadata
 from watcher.models import Article, Removal
 
 # Never article text, skipped with everything inside.
@@ -82,6 +82,17 @@ _BR = "\x1f"
 # React's streaming server rendering sends content in <div hidden id="S:1"> segments
 # that its runtime moves into place: readers see them.
 _REACT_SEGMENT = re.compile(r"^S:[0-9a-f]+$")
+# The subscribers' full text, shipped hidden (not the paywall prompt: prompts are short
+# and are dropped by the cleaners as boilerplate).
+# Classes that hide by convention (display:none utilities, screen-reader-only text).
+_HIDING_CLASS = re.compile(
+    r"(?:^|\s)(" + "|".join(map(re.escape, HIDING_CLASSES)) + r")(?:$|\s)", re.I
+)
+_PAYWALLED = re.compile(
+    r"(?:^|[\s_-])(paywall|paywalled|premium-content|subscriber-content|locked-content|"
+    r"restricted-content|article-premium|contenu-abonne|reserve-abonnes)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 
 
 @dataclass(slots=True)
@@ -144,7 +155,13 @@ class _Exit:
 
 
 def _hidden_how(attrs: dict[str, str | None]) -> str | None:
-    """Why an element is invisible ("hidden", or "zero-size"), or None if it is not."""
+    """Why an element is invisible ("hidden", or "zero-size"), or None if it is not.
+
+    Two hidden things are article text: React streaming segments (its runtime shows
+    them) and the full text a paywalled site ships hidden for its subscribers.
+    """
+    if _HIDING_CLASS.search(attrs.get("class") or ""):
+        return "hidden"
     if "hidden" in attrs:
         return None if _REACT_SEGMENT.match(attrs.get("id") or "") else "hidden"
     if attrs.get("aria-hidden") == "true":
@@ -201,26 +218,50 @@ def _push_children(stack: list[Any], node: LexborNode, ctx: _Ctx) -> None:
         child = child.prev
 
 
+def _inside_article(node: LexborNode) -> bool:
+    """Whether ``node`` is, or sits in, an <article>/<main> (the walk may start there)."""
+    current: LexborNode | None = node
+    while current is not None:
+        if current.tag in _ARTICLE_TAGS:
+            return True
+        current = current.parent
+    return False
+
+
 def _hidden_elements(candidates: list[LexborNode]) -> dict[int, str]:
     """``{node id: "hidden" | "zero-size"}`` from the page index's candidates, so the
     walk never reads every element's attributes."""
     found: dict[int, str] = {}
     for node in candidates:
-        how = _hidden_how(node.attributes)
-        if how:
+        attrs = node.attributes
+        how = _hidden_how(attrs)
+        if how and not _subscribers_text(node, attrs):
             found[node.mem_id] = how
     return found
+
+
+def _subscribers_text(node: LexborNode, attrs: dict[str, str | None]) -> bool:
+    """A paywalled site's full text, shipped hidden for subscribers: a paywall-classed
+    element made of long paragraphs (the paywall's own prompt is short lines)."""
+    if not _PAYWALLED.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}"):
+        return False
+    lengths = [len(p.text(deep=True) or "") for p in node.css("p")]
+    long = sum(n for n in lengths if n >= 120)
+    return long >= 400 and long >= 0.5 * len(node.text(deep=True) or "")
 
 
 def _walk(root: LexborNode, hidden: dict[int, str] | None = None) -> _Walk:
     """Collect the text of ``root`` as blocks, in document order (explicit stack: pages
     nest thousands deep)."""
     walk = _Walk()
-    walk.ctx = _Ctx(path=(root.mem_id, None))
+    walk.ctx = _Ctx(path=(root.mem_id, None), in_article=_inside_article(root))
     stack: list[Any] = []
     _push_children(stack, root, walk.ctx)
     if hidden is None:
-        hidden = _hidden_elements(root.css('[hidden], [aria-hidden="true"], [style]'))
+        selector = '[hidden], [aria-hidden="true"], [style], ' + ", ".join(
+            f"[class~={name}]" for name in HIDING_CLASSES
+        )
+        hidden = _hidden_elements(root.css(selector))
     _run(walk, stack, hidden)
     # Broken markup (an unclosed zero-size ad slot) can swallow a whole article that
     # readers do see: a zero-size element with more text than all the rest is not hidden.
@@ -370,7 +411,8 @@ def _region(body: LexborNode, paragraphs: list[LexborNode] | None = None) -> Lex
     depth: dict[int, int] = {}
     total = 0.0
     for para in body.css("p") if paragraphs is None else paragraphs:
-        length = len(para.text(deep=True) or "")
+        text = para.text(deep=True) or ""
+        length = len(text) * (3 if unspaced(text) else 1)
         if length < 80:
             continue
         total += length

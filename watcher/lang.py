@@ -46,7 +46,7 @@ def words(text: str) -> list[str]:
 # Scripts that name their language (or nearly): the first that makes up a real share of
 # the letters wins. Kana before Han: Japanese mixes both.
 _SCRIPTS = (
-    ("ja", re.compile(r"[\u3040-\u30ff]")),
+    ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana: even 10% of the letters is Japanese
     ("ko", re.compile(r"[\uac00-\ud7af]")),
     ("zh", re.compile(r"[\u4e00-\u9fff]")),
     ("ar", re.compile(r"[\u0600-\u06ff]")),
@@ -63,7 +63,8 @@ def script_language(text: str) -> str | None:
     sample = text[:3000]
     letters = sum(1 for c in sample if c.isalpha()) or 1
     for language, script in _SCRIPTS:
-        if len(script.findall(sample)) > letters * 0.3:
+        share = 0.1 if language == "ja" else 0.3
+        if len(script.findall(sample)) > letters * share:
             return language
     return None
 
@@ -84,6 +85,11 @@ def detect_language(text: str) -> str | None:
         if hits > score:
             best, score = lang, hits
     return best if score >= max(3, len(tokens) * 0.12) else None
+
+
+def unspaced(text: str) -> bool:
+    """Whether ``text`` is written without spaces between words (Chinese, Japanese...)."""
+    return _UNSPACED.search(text[:200]) is not None
 
 
 def prose_ratio(text: str, language: str | None) -> float | None:
