@@ -60,18 +60,31 @@ _DROP_PHRASES = (
     "photograph by", "photograph:", "photo by", "picture:", "foto:", "bild:",
     # advertising
     "advertisement", "publicite", "sponsored", "contenu sponsorise",
+    # tables of contents and affiliate disclosures
+    "table of contents", "if you buy something", "we may earn",
+    "when you buy through", "nous pouvons percevoir", "this post may contain affiliate",
 )  # fmt: skip
 # Phrases that open the comment section, the "related" block or injected spam at the end
 # of an article: that block and everything after it go.
-_CUT_PHRASES = (
+_COMMENT_PHRASES = (
     "vos reactions", "reagissez", "afficher/masquer les commentaires", "commentaires (",
     "laisser un commentaire", "ajouter un commentaire", "leave a reply", "leave a comment",
     "post a comment", "add a comment", "we will be happy to hear your thoughts",
-    "join the discussion", "related news", "related articles", "related stories",
-    "related posts", "you may also like", "you might also like", "more stories",
-    "more from", "dans la meme rubrique", "les plus lus", "most read", "most popular",
-    "a lire sur le meme theme", "articles similaires", "articles lies", "nos derniers articles",
+    "join the discussion", "comments (", "show comments", "voir les commentaires",
 )  # fmt: skip
+# Phrases that open a "related" block: at the end of an article they end it, but sites
+# also put such blocks inside articles, so they only end it when no prose follows.
+_RELATED_PHRASES = (
+    "related news", "related articles", "related stories", "related posts",
+    "you may also like", "you might also like", "more stories", "more from",
+    "dans la meme rubrique", "les plus lus", "most read", "most popular",
+    "a lire sur le meme theme", "articles similaires", "articles lies", "nos derniers articles",
+    "trending now", "latest news", "dernieres actualites", "top stories", "editor's picks",
+    "recommended for you", "read next", "up next", "what to read next",
+)  # fmt: skip
+# Headings dropped only when they are the whole block ("Sommaire des mesures" is prose).
+_DROP_LINES = frozenset({"sommaire", "contents", "in this article", "dans cet article"})
+_MORE_FROM_SITE = re.compile(r"^(more|plus de|tout) [\w.'-]+$")  # "More TechCrunch"
 # A block this long or longer is an article paragraph, whatever it starts with.
 _SHORT_WORDS = 25
 # A line of "|"/"•"-separated facts with a date or a "par"/"by" in it is a byline.
@@ -81,7 +94,9 @@ _BYLINE_PARTS = re.compile(
 )
 _COMMENT_COUNT = re.compile(r"^\(?\d+\)?\s+(commentaires?|comments?|reactions?)\b")
 _BYLINE = re.compile(
-    r"^(by|par|written by|ecrit par|auteur\s*:|author\s*:|publie le|publie\b|"
+    r"^(\d+ (minutes?|mins?|hours?|hrs?|days?|weeks?) ago|il y a \d+ (minutes?|heures?|jours?)|"
+    r"\d+ (min|minute|minutes) (read|de lecture)|lecture \d+ min|"
+    r"by|par|written by|ecrit par|auteur\s*:|author\s*:|publie le|publie\b|"
     r"mis a jour|updated|published|posted|modifie le|le \d{1,2}[ /]|"
     r"\d{1,2}\s+\w+\s+\d{4}|\w+ \d{1,2}, \d{4})",
 )
@@ -190,6 +205,8 @@ def _prose_value(block: Block, language: str | None) -> float:
     ratio = prose_ratio(block.text, language)
     if ratio is None:  # no function-word list for this language: sentences and length
         prose = length >= 80 and _SENTENCE_PUNCT.search(block.text) is not None
+        if not prose and unspaced(block.text):
+            prose = length >= 60  # CJK lines are often unpunctuated (spaces between clauses)
     else:
         prose = ratio >= 0.2
     if prose:
@@ -209,10 +226,15 @@ def _starts(folded: str, phrases: tuple[str, ...]) -> str | None:
 
 
 def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
-    """Comment sections, "related" lists and the like end the article, when most of the
-    article is behind them: a "Vos réactions (11)" link above the text cuts nothing
-    (it is dropped on its own)."""
+    """Comment sections end the article once some of it has been read; "related"
+    blocks end it only when no article prose follows them (sites also put such
+    blocks inside articles: then the block alone goes)."""
     values = [0.0 if b.dropped else max(prose_value(b, ctx.language), 0.0) for b in blocks]
+    # Article paragraphs, as opposed to the short blurbs under teaser links.
+    long_prose = [
+        v if v > 0 and b.words >= _SHORT_WORDS and b.link_density < 0.3 else 0.0
+        for b, v in zip(blocks, values, strict=True)
+    ]
     total = sum(values)
     before = 0.0
     for index, block in enumerate(blocks):
@@ -220,17 +242,44 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
         if block.dropped or block.words > _SHORT_WORDS:
             continue
         folded = block.folded
-        phrase = _starts(folded, _CUT_PHRASES)
-        if phrase is None and _COMMENT_COUNT.match(folded):
-            phrase = "comment count"
+        comment = _starts(folded, _COMMENT_PHRASES) or (
+            "comment count" if _COMMENT_COUNT.match(folded) else None
+        )
+        related = None
+        if not comment:
+            related = _starts(folded, _RELATED_PHRASES) or (
+                "more from" if _MORE_FROM_SITE.match(folded) else None
+            )
+        phrase = comment or related
         if phrase is None:
             continue
-        if before < 150 or before < (total - before) * 0.5:
-            block.dropped = f"boilerplate '{phrase}'"
+        if related:
+            # The article goes on after an insert when long paragraphs follow it;
+            # teaser blurbs are short or made of links.
+            ends = before >= 150 and sum(long_prose[index + 1 :]) < 300
+        else:
+            ends = before >= 150 and total - before <= 2 * before
+        if not ends:
+            if related:
+                _drop_insert(blocks, index, ctx, f"boilerplate '{phrase}'")
+            else:
+                block.dropped = f"boilerplate '{phrase}'"
             continue
         for later in blocks[index:]:
             later.dropped = later.dropped or f"after '{phrase}'"
         return
+
+
+def _drop_insert(blocks: list[Block], index: int, ctx: CleanContext, reason: str) -> None:
+    """A "related"/comment heading inside an article, and the links or teasers under it
+    up to the next real paragraph."""
+    blocks[index].dropped = reason
+    for block in blocks[index + 1 :]:
+        if block.dropped:
+            continue
+        if prose_value(block, ctx.language) > 0 and block.link_density < 0.3:
+            return
+        block.dropped = reason
 
 
 def drop_boilerplate(blocks: list[Block], ctx: CleanContext) -> None:
@@ -239,6 +288,8 @@ def drop_boilerplate(blocks: list[Block], ctx: CleanContext) -> None:
         if block.dropped or block.words > _SHORT_WORDS:
             continue
         phrase = _starts(block.folded, _DROP_PHRASES)
+        if phrase is None and block.folded.strip(" :") in _DROP_LINES:
+            phrase = block.folded.strip(" :")
         if phrase:
             block.dropped = f"boilerplate '{phrase.strip()}'"
 
