@@ -173,9 +173,10 @@ build_image() {
 # image_config IMAGE FIELD: one field of an image's Docker config, as compact JSON
 # ("null" if absent). buildah 1.28's --format has no json function, hence python.
 image_config() {
-    bah inspect --type image "$1" 2> /dev/null | python3 -c '
+    { bah inspect --type image "$1" 2> /dev/null || true; } | python3 -c '
 import json, sys
-config = json.load(sys.stdin)["Docker"]["config"]
+text = sys.stdin.read()  # empty when there is no such image
+config = json.loads(text)["Docker"]["config"] if text.strip() else {}
 print(json.dumps(config.get(sys.argv[1]), separators=(",", ":")))' "$2"
 }
 
