@@ -31,6 +31,7 @@ check: $(STAMP)  ## format, lint and types, as CI runs them
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/hadolint --failure-threshold warning Dockerfile
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
