@@ -245,3 +245,34 @@ def test_diff_shows_versions_and_the_change(tmp_path: Path) -> None:
     assert (
         unknown.exit_code == 1 and "no stored article for https://a.example/nope" in unknown.output
     )
+
+
+def test_sources_shows_each_sources_health(write_config: Write, tmp_path: Path) -> None:
+    config = write_config(
+        CONFIG.replace(
+            "sinks:",
+            "  - id: gone\n    url: https://gone.example/feed.xml\n"
+            "  - id: later\n    url: https://later.example/feed.xml\n    enabled: false\nsinks:",
+        )
+    )
+    state = tmp_path / "state"
+    base = ["--config", str(config), "--state", str(state), "--log-level", "error"]
+    before = CliRunner().invoke(cli, [*base, "sources"])
+    assert before.exit_code == 1 and "no state database" in before.output
+    site = SimSite(base="https://sim.example")
+    site.add(SimArticle("a1", "Rennes choisit Cerner", ["Le CHU de Rennes a choisi Cerner."]))
+    with respx.mock:
+        respx.route(host="sim.example").mock(side_effect=lambda request: _answer(site, request))
+        respx.route(host="gone.example").mock(return_value=httpx.Response(410))
+        assert CliRunner().invoke(cli, [*base, "once"]).exit_code == 0
+    table = CliRunner().invoke(cli, [*base, "sources"])
+    assert table.exit_code == 0, table.output
+    lines = {line.split()[0]: line for line in table.output.splitlines()[2:] if line.strip()}
+    assert lines["sim"].split()[1:3] == ["feed", "ok"]
+    assert lines["gone"].split()[1:3] == ["feed", "gone"] and "HTTP 410" in lines["gone"]
+    assert "new (disabled)" in lines["later"]
+    rows = [json.loads(line) for line in CliRunner().invoke(cli, [*base, "sources", "--json"]).output.splitlines()]
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["sim"]["state"] == "ok" and by_id["sim"]["articles"] == 1
+    assert by_id["gone"]["failures"] == 1 and by_id["gone"]["next_poll_at"] is not None
+    assert by_id["later"] == by_id["later"] | {"state": "new", "enabled": False, "articles": 0}

@@ -248,6 +248,20 @@ class Store:
         ids = [row["id"] for row in self._all("SELECT id FROM sources ORDER BY id")]
         return [s for s in (self.source_state(i) for i in ids) if s is not None]
 
+    def source_rows(self) -> list[dict[str, Any]]:
+        """The sources table as it is (for listings)."""
+        return list(self._all("SELECT id, kind, url, name FROM sources ORDER BY id"))
+
+    def source_article_counts(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per source: how many articles are stored, and when the latest was first seen."""
+        return {
+            row["source_id"]: (row["n"], parse_isoformat(row["last"]))
+            for row in self._all(
+                "SELECT source_id, count(*) AS n, max(first_seen_at) AS last "
+                "FROM articles GROUP BY source_id"
+            )
+        }
+
     # --- articles --------------------------------------------------------------------
 
     def find_article(self, url: str) -> StoredArticle | None:
