@@ -114,12 +114,69 @@ def rss(site_title: str, base: str, articles: list[SimArticle]) -> str:
 </channel></rss>"""
 
 
-class SimSite:
-    """The site's state; ``handle()`` answers one GET like a well-behaved server."""
+def home_page(site_title: str, base: str, articles: list[SimArticle]) -> str:
+    """A home page that announces its feed and links the latest articles."""
+    links = "".join(
+        f'<li class="teaser"><a href="{base}/articles/{a.slug}">{html.escape(a.title)}</a></li>'
+        for a in articles
+    )
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(site_title)}</title>
+<link rel="alternate" type="application/rss+xml" title="RSS" href="/feed.xml">
+</head><body><ul class="news">{links}</ul></body></html>"""
 
-    def __init__(self, base: str = "http://sim.example", title: str = "Sim Santé") -> None:
+
+def listing_page(base: str, articles: list[SimArticle], page: int, more: bool) -> str:
+    """One page of the paginated archive, newest first, with a "next" link."""
+    links = "".join(
+        f'<article class="teaser"><a href="{base}/articles/{a.slug}">{html.escape(a.title)}</a>'
+        f'<time datetime="{a.published.isoformat()}"></time></article>'
+        for a in articles
+    )
+    nxt = f'<a rel="next" href="/news?page={page + 1}">Page suivante</a>' if more else ""
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Actualités</title></head>
+<body><main class="archive">{links}</main><nav class="pagination">{nxt}</nav></body></html>"""
+
+
+def sitemap_index(base: str, months: list[str]) -> str:
+    items = "".join(f"<sitemap><loc>{base}/sitemaps/{m}.xml</loc></sitemap>" for m in months)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</sitemapindex>'
+    )
+
+
+def urlset(base: str, articles: list[SimArticle]) -> str:
+    items = "".join(
+        f"<url><loc>{base}/articles/{a.slug}</loc><lastmod>{a.published.isoformat()}</lastmod></url>"
+        for a in articles
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</urlset>'
+    )
+
+
+class SimSite:
+    """The site's state; ``handle()`` answers one GET like a well-behaved server.
+
+    Paths: ``/`` (home page announcing the feed), ``/feed.xml`` (the latest
+    ``feed_size`` articles), ``/news?page=N`` (paginated archive, ``page_size`` per
+    page), ``/sitemap.xml`` (an index of monthly ``/sitemaps/YYYY-MM.xml`` urlsets),
+    ``/articles/SLUG`` and ``/robots.txt``.
+    """
+
+    def __init__(
+        self,
+        base: str = "http://sim.example",
+        title: str = "Sim Santé",
+        *,
+        feed_size: int | None = None,
+        page_size: int = 10,
+    ) -> None:
         self.base = base
         self.title = title
+        self.feed_size = feed_size
+        self.page_size = page_size
         self.articles: dict[str, SimArticle] = {}
         self.order: list[str] = []
         self.failing: dict[str, int] = {}  # path -> status to answer with
@@ -138,7 +195,17 @@ class SimSite:
         return article
 
     def feed_articles(self) -> list[SimArticle]:
-        return [self.articles[s] for s in self.order]
+        slugs = self.order if self.feed_size is None else self.order[: self.feed_size]
+        return [self.articles[s] for s in slugs]
+
+    def newest_first(self) -> list[SimArticle]:
+        return sorted(self.articles.values(), key=lambda a: a.published, reverse=True)
+
+    def _months(self) -> dict[str, list[SimArticle]]:
+        months: dict[str, list[SimArticle]] = {}
+        for article in self.newest_first():
+            months.setdefault(article.published.strftime("%Y-%m"), []).append(article)
+        return months
 
     def begin(self, path: str, headers: dict[str, str]) -> None:
         with self._lock:
@@ -173,9 +240,32 @@ class SimSite:
                 if self.robots is None:
                     return Response(404, {"Content-Type": "text/plain"}, b"not found")
                 return Response(200, {"Content-Type": "text/plain"}, self.robots.encode())
+            query = path.partition("?")[2]
             if bare == "/feed.xml":
                 body = rss(self.title, self.base, self.feed_articles()).encode()
                 content_type = "application/rss+xml; charset=utf-8"
+            elif bare == "/":
+                body = home_page(self.title, self.base, self.newest_first()[:10]).encode()
+                content_type = "text/html; charset=utf-8"
+            elif bare == "/news":
+                page = int(query.removeprefix("page=") or 1) if query.startswith("page=") else 1
+                ordered = self.newest_first()
+                start = (page - 1) * self.page_size
+                if page < 1 or (start >= len(ordered) and page > 1):
+                    return Response(404, {"Content-Type": "text/plain"}, b"not found")
+                chunk = ordered[start : start + self.page_size]
+                more = start + self.page_size < len(ordered)
+                body = listing_page(self.base, chunk, page, more).encode()
+                content_type = "text/html; charset=utf-8"
+            elif bare == "/sitemap.xml":
+                body = sitemap_index(self.base, list(self._months())).encode()
+                content_type = "application/xml"
+            elif bare.startswith("/sitemaps/") and bare.endswith(".xml"):
+                month = self._months().get(bare.removeprefix("/sitemaps/").removesuffix(".xml"))
+                if month is None:
+                    return Response(404, {"Content-Type": "text/plain"}, b"not found")
+                body = urlset(self.base, month).encode()
+                content_type = "application/xml"
             elif bare.startswith("/articles/") and bare.removeprefix("/articles/") in self.articles:
                 article = self.articles[bare.removeprefix("/articles/")]
                 body = article_page(article, self.base).encode()

@@ -271,8 +271,34 @@ def test_sources_shows_each_sources_health(write_config: Write, tmp_path: Path) 
     assert lines["sim"].split()[1:3] == ["feed", "ok"]
     assert lines["gone"].split()[1:3] == ["feed", "gone"] and "HTTP 410" in lines["gone"]
     assert "new (disabled)" in lines["later"]
-    rows = [json.loads(line) for line in CliRunner().invoke(cli, [*base, "sources", "--json"]).output.splitlines()]
+    rows = [
+        json.loads(line)
+        for line in CliRunner().invoke(cli, [*base, "sources", "--json"]).output.splitlines()
+    ]
     by_id = {row["id"]: row for row in rows}
     assert by_id["sim"]["state"] == "ok" and by_id["sim"]["articles"] == 1
     assert by_id["gone"]["failures"] == 1 and by_id["gone"]["next_poll_at"] is not None
     assert by_id["later"] == by_id["later"] | {"state": "new", "enabled": False, "articles": 0}
+
+
+def test_check_discover_finds_the_feed_a_home_page_announces(
+    write_config: Write, tmp_path: Path
+) -> None:
+    config = write_config(
+        CONFIG.replace("url: https://sim.example/feed.xml", "url: https://sim.example/").replace(
+            "sinks:", "  - id: gone\n    url: https://gone.example/feed.xml\nsinks:"
+        )
+    )
+    site = SimSite(base="https://sim.example")
+    site.add(SimArticle("a1", "Rennes choisit Cerner", ["Le CHU de Rennes a choisi Cerner."]))
+    with respx.mock:
+        respx.route(host="sim.example").mock(side_effect=lambda request: _answer(site, request))
+        respx.route(host="gone.example").mock(return_value=httpx.Response(404))
+        result = CliRunner().invoke(
+            cli, ["--config", str(config), "--state", str(tmp_path), "check", "--discover"]
+        )
+    assert result.exit_code == 1, result.output  # a source fails: scripts can tell
+    assert "sim   1 entries from the feed it announces, https://sim.example/feed.xml" in result.output
+    assert "- Rennes choisit Cerner" in result.output
+    assert "gone  gone: HTTP 404" in result.output
+    assert not (tmp_path / "watcher.db").exists()  # nothing stored

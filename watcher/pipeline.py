@@ -537,3 +537,35 @@ async def extract_url(
     return Extraction(
         article=extract(html, page.url, rules), url=page.url, encoding=encoding, status=page.status
     )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one poll of a source's index finds, without storing anything."""
+
+    source_id: str
+    entries: tuple[Entry, ...] = ()
+    warnings: tuple[str, ...] = ()
+    index_url: str | None = None  # the feed a home page announced, when one was used
+    state: str = "ok"
+    error: str | None = None
+
+
+async def probe_sources(
+    sources: list[SourceConfig], http: HttpSettings, *, concurrency: int = 8
+) -> list[Probe]:
+    """Poll each source's index once, politely, and report what it found (``watcher
+    check --discover``): entries, the feed a home page announced, or why it failed."""
+    limit = asyncio.Semaphore(concurrency)
+    async with make_client(http) as client:
+        fetcher = Fetcher(client, http)
+
+        async def probe(source: SourceConfig) -> Probe:
+            async with limit:
+                try:
+                    poll = await SOURCE_KINDS[source.kind](source).poll(fetcher)
+                except SourceError as exc:
+                    return Probe(source.id, state=source_state_for(exc), error=str(exc))
+            return Probe(source.id, poll.entries, poll.warnings, index_url=poll.memo)
+
+        return list(await asyncio.gather(*(probe(s) for s in sources)))

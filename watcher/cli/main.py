@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,11 @@ from typing import Any
 import click
 
 from watcher.cli.common import Options, duration, handle_errors, optional_settings
-from watcher.config import HttpSettings
+from watcher.config import HttpSettings, Settings, SourceConfig
 from watcher.daemon import Watcher, serve
 from watcher.errors import ConfigError, WatcherError
 from watcher.models import isoformat
-from watcher.pipeline import Extraction, extract_bytes, extract_url
+from watcher.pipeline import Extraction, extract_bytes, extract_url, probe_sources
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -54,14 +55,22 @@ def cli(
 
 
 @cli.command()
+@click.option(
+    "--discover", is_flag=True,
+    help="Also poll each enabled source once (nothing stored) and say what it found.",
+)  # fmt: skip
 @click.pass_obj
 @handle_errors
-def check(opts: Options) -> None:
+def check(opts: Options, discover: bool) -> None:
     """Validate the configuration and print what would run.
+
+    With --discover, each enabled source's feed, listing or sitemap is fetched once
+    (politely, nothing stored): entries found, the feed a home page announces, or why
+    it fails. Exits 1 if a source fails.
 
     Example:
 
-        watcher --config sources.yaml check
+        watcher --config sources.yaml check --discover
     """
     settings = opts.settings(warn=False)  # warnings are listed with the sinks below
     enabled = [s for s in settings.sources if s.enabled]
@@ -96,6 +105,30 @@ def check(opts: Options) -> None:
     for warning in settings.warnings:
         click.echo(f"  {warning}")
     click.secho("\nconfiguration OK", fg="green")
+    if discover and not _discover(settings, enabled):
+        sys.exit(1)
+
+
+def _discover(settings: Settings, sources: list[SourceConfig]) -> bool:
+    """Print what each source's index holds; False if one of them failed."""
+    click.echo("\ndiscover:")
+    probes = asyncio.run(probe_sources(sources, settings.http))
+    width = max((len(p.source_id) for p in probes), default=4)
+    for probe in probes:
+        if probe.error:
+            click.secho(f"  {probe.source_id:<{width}}  {probe.state}: {probe.error}", fg="red")
+            continue
+        found = f"{len(probe.entries)} entries"
+        if probe.index_url:
+            found += f" from the feed it announces, {probe.index_url}"
+        click.echo(f"  {probe.source_id:<{width}}  {found}")
+        for warning in probe.warnings:
+            if not warning.startswith("using the feed"):
+                click.secho(f"  {'':<{width}}  warning: {warning}", fg="yellow")
+        for entry in probe.entries[:3]:
+            title = entry.title or entry.url
+            click.echo(f"  {'':<{width}}  - {title if len(title) <= 90 else title[:89] + '…'}")
+    return all(p.error is None for p in probes)
 
 
 @cli.command()
