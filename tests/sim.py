@@ -222,7 +222,9 @@ class SimSite:
             self.requests.append((path, dict(headers)))
             bare = path.split("?")[0]
             fault = self.faults.get(bare)
-            if fault is not None and (fault.times is None or fault.times > 0):
+            if fault is not None and fault.times is not None and fault.times <= 0:
+                fault = None  # the misbehaviour is over: answer normally
+            if fault is not None:
                 if fault.times is not None:
                     fault.times -= 1
                 if fault.status is not None or fault.body is not None or fault.stream is not None:
@@ -373,7 +375,7 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
 def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

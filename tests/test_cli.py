@@ -298,7 +298,9 @@ def test_check_discover_finds_the_feed_a_home_page_announces(
             cli, ["--config", str(config), "--state", str(tmp_path), "check", "--discover"]
         )
     assert result.exit_code == 1, result.output  # a source fails: scripts can tell
-    assert "sim   1 entries from the feed it announces, https://sim.example/feed.xml" in result.output
+    assert (
+        "sim   1 entries from the feed it announces, https://sim.example/feed.xml" in result.output
+    )
     assert "- Rennes choisit Cerner" in result.output
     assert "gone  gone: HTTP 404" in result.output
     assert not (tmp_path / "watcher.db").exists()  # nothing stored

@@ -17,7 +17,7 @@ import random
 import time
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -80,7 +80,6 @@ class _Host:
     """Politeness state of one host."""
 
     slots: asyncio.Semaphore
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_start: float = 0.0
     delay: float = 0.0
 
@@ -111,14 +110,18 @@ class _Inflater:
             out: bytes = self._z.decompress(chunk, budget + 1)
         except zlib.error:
             if not self._raw_deflate:
-                raise FetchError(
-                    "corrupt compressed body", url=self._url, reason="network"
-                ) from None
+                raise self._corrupt() from None
             self._raw_deflate = False
             self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._z.decompress(chunk, budget + 1)
+            try:
+                out = self._z.decompress(chunk, budget + 1)
+            except zlib.error:
+                raise self._corrupt() from None
         self._raw_deflate = False
         return out
+
+    def _corrupt(self) -> FetchError:
+        return FetchError("corrupt compressed body", url=self._url, reason="network")
 
 
 class _WaitRetryAfter(wait_base):
@@ -320,20 +323,24 @@ class Fetcher:
     async def _polite_attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         host = self._host(url)
         async with host.slots:
-            async with host.lock:
+            while True:
                 wait = host.next_start - self._clock()
                 if wait > 0:
-                    await self._sleep(wait)
-                jitter = random.uniform(0, host.delay * 0.1) if host.delay else 0.0
-                host.next_start = self._clock() + host.delay + jitter
-            async with self._global:
-                try:
-                    async with asyncio.timeout(float(self._http.timeout)):
-                        return await self._attempt(url, headers)
-                except TimeoutError:
-                    raise FetchError(
-                        f"timed out after {self._http.timeout:g}s", url=url, reason="timeout"
-                    ) from None
+                    await self._sleep(wait)  # no global slot held while a host makes us wait
+                async with self._global:
+                    # Waiting for the global slot may have let another request to this
+                    # host start: then it is its gap we wait for, not ours.
+                    if host.next_start > self._clock():
+                        continue
+                    jitter = random.uniform(0, host.delay * 0.1) if host.delay else 0.0
+                    host.next_start = self._clock() + host.delay + jitter
+                    try:
+                        async with asyncio.timeout(float(self._http.timeout)):
+                            return await self._attempt(url, headers)
+                    except TimeoutError:
+                        raise FetchError(
+                            f"timed out after {self._http.timeout:g}s", url=url, reason="timeout"
+                        ) from None
 
     async def _attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         cap = int(self._http.max_page_size)

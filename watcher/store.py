@@ -322,13 +322,15 @@ class Store:
         checked_before: datetime,
         limit: int = 200,
     ) -> list[StoredArticle]:
-        """A source's young articles not checked recently: candidates for an edit check."""
+        """A source's young articles not checked recently (candidates for an edit
+        check), and its young articles whose page could not be read yet (``version``
+        0: retried at every poll, as a failed fetch is often a passing fault)."""
         return [
             _stored_article(row)
             for row in self._all(
                 "SELECT * FROM articles WHERE source_id = ? AND first_seen_at >= ? "
-                "AND (last_checked_at IS NULL OR last_checked_at <= ?) "
-                "ORDER BY last_checked_at LIMIT ?",
+                "AND (version = 0 OR last_checked_at IS NULL OR last_checked_at <= ?) "
+                "ORDER BY version > 0, last_checked_at LIMIT ?",
                 [source_id, isoformat(first_seen_after), isoformat(checked_before), limit],
             )
         ]
