@@ -304,3 +304,44 @@ def test_check_discover_finds_the_feed_a_home_page_announces(
     assert "- Rennes choisit Cerner" in result.output
     assert "gone  gone: HTTP 404" in result.output
     assert not (tmp_path / "watcher.db").exists()  # nothing stored
+
+
+def test_outbox_lists_dead_events_and_deliver_retry_dead_replays_them(
+    write_config: Write, tmp_path: Path
+) -> None:
+    config = write_config(
+        CONFIG.replace(
+            "  - id: log\n    kind: log\n",
+            "  - id: hook\n    kind: webhook\n    url: https://hook.example/in\n",
+        )
+    )
+    base = ["--config", str(config), "--state", str(tmp_path / "state"), "--log-level", "error"]
+    site = SimSite(base="https://sim.example")
+    site.add(SimArticle("a1", "Rennes choisit Cerner", ["Le CHU de Rennes a choisi Cerner."]))
+    with respx.mock:
+        respx.route(host="sim.example").mock(side_effect=lambda request: _answer(site, request))
+        hook = respx.post("https://hook.example/in").mock(return_value=httpx.Response(404))
+        assert CliRunner().invoke(cli, [*base, "once"]).exit_code == 0  # baseline
+        site.add(SimArticle("a2", "Nantes choisit Cerner", ["Le CHU de Nantes a choisi Cerner."]))
+        second = CliRunner().invoke(cli, [*base, "once"])
+        assert "delivered: 0 sent, 0 to retry, 1 dead" in second.output
+        listing = CliRunner().invoke(cli, [*base, "outbox"])
+        assert listing.exit_code == 0, listing.output
+        assert "hook: 0 pending, 1 dead, 0 sent" in listing.output
+        assert "Nantes choisit Cerner" in listing.output and "HTTP 404" in listing.output
+        (row,) = [
+            json.loads(line)
+            for line in CliRunner().invoke(cli, [*base, "outbox", "--json"]).output.splitlines()
+        ]
+        assert row["status"] == "dead" and row["type"] == "article.new"
+        plain = CliRunner().invoke(cli, [*base, "deliver"])
+        assert plain.exit_code == 0 and "delivered: 0 sent" in plain.output  # dead stays dead
+        hook.mock(return_value=httpx.Response(204))
+        unknown = CliRunner().invoke(cli, [*base, "deliver", "--retry-dead", "--sink", "nope"])
+        assert unknown.exit_code == 2 and "no sink with id 'nope' (sinks: hook)" in unknown.output
+        replay = CliRunner().invoke(cli, [*base, "deliver", "--retry-dead", "--sink", "hook"])
+    assert replay.exit_code == 0, replay.output
+    assert "requeued: 1 dead events" in replay.output and "delivered: 1 sent" in replay.output
+    assert hook.calls.last.request.headers["webhook-id"] == row["event_id"]
+    after = CliRunner().invoke(cli, [*base, "outbox"])
+    assert "hook: 0 pending, 0 dead, 1 sent" in after.output and "nothing waiting" in after.output

@@ -90,6 +90,7 @@ class DeliverySettings:
     """How the outbox retries a sink that fails."""
 
     max_attempts: int = 12
+    max_age: Duration = Duration(7 * 86400)  # an event still failing after this is parked
     backoff: Duration = Duration(10)
     max_backoff: Duration = Duration(3600)
     interval: Duration = Duration(5)

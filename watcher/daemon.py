@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from watcher.config import Settings, SourceConfig
 from watcher.errors import ConfigError
 from watcher.fetch import Fetcher, make_client
 from watcher.match import VendorMatcher
+from watcher.models import utcnow
 from watcher.notify import SINK_KINDS, Sink
 from watcher.notify.outbox import DeliveryReport, Outbox
 from watcher.pipeline import Context, SourceReport, process_source
@@ -136,6 +137,25 @@ class Watcher:
             return [s for s in self.settings.sources if s.enabled]
         return [self.settings.source(sid) for sid in source_ids]
 
+    def select_sinks(self, sink_ids: Iterable[str]) -> list[str]:
+        """The sink ids named, checked against the config (an unknown id is a
+        ConfigError; a sink skipped for a missing secret says so)."""
+        for sink_id in sink_ids:
+            if sink_id not in self.sinks:
+                skipped = [w for w in self.settings.warnings if f"sink {sink_id!r}" in w]
+                known = ", ".join(self.sinks) or "none"
+                raise ConfigError(
+                    skipped[0] if skipped else f"no sink with id {sink_id!r} (sinks: {known})"
+                )
+        return list(sink_ids)
+
+    def retry_dead(self, sink_ids: Collection[str] | None = None) -> int:
+        """Put parked (dead) events back in line for the sinks named (default: all)."""
+        now = utcnow()
+        if sink_ids is None:
+            return self.store.requeue_dead(now)
+        return sum(self.store.requeue_dead(now, s) for s in self.select_sinks(sink_ids))
+
     async def poll(
         self, source_ids: Iterable[str] | None = None, *, force: bool = False
     ) -> list[SourceReport]:
@@ -145,13 +165,16 @@ class Watcher:
         sources = self.select_sources(source_ids)
         return list(await asyncio.gather(*(process_source(ctx, s, force=force) for s in sources)))
 
-    async def deliver(self) -> DeliveryReport:
-        """Send every event that is due now, sink by sink, until none is left."""
+    async def deliver(self, sink_ids: Collection[str] | None = None) -> DeliveryReport:
+        """Send every event that is due now, sink by sink (or to the sinks named),
+        until none is left."""
         if self._outbox is None:
             raise RuntimeError("Watcher.start() has not been called")
+        if sink_ids is not None:
+            self.select_sinks(sink_ids)
         total = DeliveryReport()
         while True:
-            report = await self._outbox.deliver_due()
+            report = await self._outbox.deliver_due(sink_ids=sink_ids)
             total.sent += report.sent
             total.failed += report.failed
             total.dead += report.dead

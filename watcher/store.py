@@ -56,6 +56,22 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One event for one sink, as ``watcher outbox`` lists it."""
+
+    event_id: str
+    sink_id: str
+    type: str
+    status: str  # pending | sent | dead
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredArticle:
     """An article row: identity, bookkeeping for re-checks, and its latest version."""
 
@@ -643,6 +659,60 @@ class Store:
         )
         self.db.conn.commit()
 
+    def requeue_dead(self, now: datetime, sink_id: str | None = None) -> int:
+        """Give parked (dead) events a new round of attempts, due now."""
+        cursor = self.db.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? "
+            "WHERE status = 'dead' AND (? IS NULL OR sink_id = ?)",
+            [isoformat(now), sink_id, sink_id],
+        )
+        self.db.conn.commit()
+        return cursor.rowcount
+
+    def outbox_entries(
+        self,
+        *,
+        statuses: Iterable[str] = ("pending", "dead"),
+        sink_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[OutboxEntry]:
+        """What the outbox holds for each sink, oldest first."""
+        statuses = list(statuses)
+        marks = ", ".join("?" * len(statuses))
+        return [
+            OutboxEntry(
+                event_id=row["event_id"],
+                sink_id=row["sink_id"],
+                type=row["type"],
+                status=row["status"],
+                attempts=row["attempts"],
+                created_at=_required_time(row["created_at"]),
+                next_attempt_at=parse_isoformat(row["next_attempt_at"]),
+                sent_at=parse_isoformat(row["sent_at"]),
+                last_error=row["last_error"],
+                title=row["title"],
+            )
+            for row in self._all(
+                "SELECT o.event_id, o.sink_id, e.type, o.status, o.attempts, e.created_at, "
+                "o.next_attempt_at, o.sent_at, o.last_error, "
+                "json_extract(e.payload, '$.data.article.title') AS title "
+                "FROM outbox o JOIN events e ON e.id = o.event_id "
+                f"WHERE o.status IN ({marks}) AND (? IS NULL OR o.sink_id = ?) "
+                "ORDER BY e.created_at, e.rowid, o.sink_id LIMIT ?",
+                [*statuses, sink_id, sink_id, limit],
+            )
+        ]
+
+    def oldest_pending(self) -> dict[str, datetime]:
+        """Per sink, when its oldest undelivered event was created (outbox age)."""
+        return {
+            row["sink_id"]: _required_time(row["oldest"])
+            for row in self._all(
+                "SELECT o.sink_id, min(e.created_at) AS oldest FROM outbox o "
+                "JOIN events e ON e.id = o.event_id WHERE o.status = 'pending' GROUP BY o.sink_id"
+            )
+        }
+
     def outbox_counts(self) -> dict[tuple[str, str], int]:
         """``{(sink_id, status): count}``."""
         return {
@@ -679,3 +749,10 @@ def _stored_article(row: dict[str, Any]) -> StoredArticle:
         etag=row["etag"],
         last_modified=row["last_modified"],
     )
+
+
+def _required_time(text: str) -> datetime:
+    """A NOT NULL timestamp column."""
+    value = parse_isoformat(text)
+    assert value is not None
+    return value

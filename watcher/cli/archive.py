@@ -9,7 +9,15 @@ from typing import Any
 import click
 
 from watcher.archive import SourceOverview, source_overview, version_diff
-from watcher.cli.common import Options, handle_errors, open_store, optional_settings, print_table
+from watcher.cli.common import (
+    Options,
+    ago,
+    handle_errors,
+    open_store,
+    optional_settings,
+    print_table,
+    short,
+)
 from watcher.cli.main import cli
 from watcher.models import isoformat
 
@@ -53,12 +61,12 @@ def sources_command(opts: Options, as_json: bool) -> None:
                 row.id + ("" if row.configured else " (not in config)"),
                 row.kind,
                 row.state.state + ("" if row.enabled or not row.configured else " (disabled)"),
-                _ago(row.state.failing_since or row.state.last_ok_at, now),
+                ago(row.state.failing_since or row.state.last_ok_at, now),
                 row.state.failures or "",
-                _ago(row.state.next_poll_at, now, future=True),
+                ago(row.state.next_poll_at, now, future=True),
                 row.articles,
-                _ago(row.last_article_at, now),
-                _short(row.state.last_error),
+                ago(row.last_article_at, now),
+                short(row.state.last_error),
             ]
             for row in rows
         ),
@@ -86,27 +94,6 @@ def _source_json(row: SourceOverview) -> dict[str, Any]:
         "articles": row.articles,
         "last_article_at": isoformat(row.last_article_at),
     }
-
-
-def _ago(when: datetime | None, now: datetime, *, future: bool = False) -> str:
-    """'3h ago' / 'in 10m': a person reads a health table for recency, not timestamps."""
-    if when is None:
-        return "-"
-    seconds = (when - now).total_seconds() if future else (now - when).total_seconds()
-    if seconds < 0:
-        return "now" if future else "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            amount = f"{int(seconds // size)}{unit}"
-            return f"in {amount}" if future else f"{amount} ago"
-    return "in <1m" if future else "<1m ago"
-
-
-def _short(text: str | None, limit: int = 70) -> str:
-    if not text:
-        return ""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @cli.command("diff")

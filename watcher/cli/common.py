@@ -6,6 +6,7 @@ import functools
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -116,3 +117,24 @@ def print_table(
         widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
         console = Console(width=sum(widths) + 3 * len(widths) + 4, highlight=False)
     console.print(table)
+
+
+def ago(when: datetime | None, now: datetime, *, future: bool = False) -> str:
+    """'3h ago' / 'in 10m': a person reads a health table for recency, not timestamps."""
+    if when is None:
+        return "-"
+    seconds = (when - now).total_seconds() if future else (now - when).total_seconds()
+    if seconds < 0:
+        return "now" if future else "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            amount = f"{int(seconds // size)}{unit}"
+            return f"in {amount}" if future else f"{amount} ago"
+    return "in <1m" if future else "<1m ago"
+
+
+def short(text: str | None, limit: int = 70) -> str:
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from watcher.config import SinkConfig
 
 
+# Answers that retrying cannot change (a bad payload, a revoked or deleted webhook):
+# the event is parked as dead at once, for `watcher deliver --retry-dead` once fixed.
+PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 413, 422})
+
+
 class Sink(Protocol):
     """A sink kind: ``kind`` is its name in sources.yaml; a nested frozen dataclass
     ``Options`` lists its own keys (checked by :func:`watcher.notify.register`).
@@ -51,6 +56,7 @@ async def post(
     if response.status_code >= 300:
         raise DeliveryError(
             f"{what}: HTTP {response.status_code}",
+            retryable=response.status_code not in PERMANENT_STATUS,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
     return response

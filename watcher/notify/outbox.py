@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -73,11 +73,18 @@ class Outbox:
         self._settings = settings
         self._clock = clock
 
-    async def deliver_due(self, *, batch: int = 100) -> DeliveryReport:
-        """One round: every sink, concurrently, sends its due events in order."""
+    async def deliver_due(
+        self, *, batch: int = 100, sink_ids: Collection[str] | None = None
+    ) -> DeliveryReport:
+        """One round: every sink (or those named), concurrently, sends its due events
+        in order."""
         report = DeliveryReport()
         await asyncio.gather(
-            *(self._drain(sink_id, sink, report, batch) for sink_id, sink in self._sinks.items())
+            *(
+                self._drain(sink_id, sink, report, batch)
+                for sink_id, sink in self._sinks.items()
+                if sink_ids is None or sink_id in sink_ids
+            )
         )
         return report
 
@@ -87,17 +94,29 @@ class Outbox:
             try:
                 await sink.send(event)
             except DeliveryError as exc:
-                error, retry_after = str(exc), exc.retry_after
+                error, retry_after, retryable = str(exc), exc.retry_after, exc.retryable
             except Exception as exc:  # a bug in a sink must not stop delivery to the others
                 log.exception("sink.crashed", sink=sink_id, event_id=event.id)
-                error, retry_after = f"{type(exc).__name__}: {exc}", None
+                error, retry_after, retryable = f"{type(exc).__name__}: {exc}", None, True
             else:
                 self._store.mark_sent(event.id, sink_id, self._clock())
                 report.sent += 1
                 report.by_sink[sink_id] = report.by_sink.get(sink_id, 0) + 1
                 log.info("event.sent", sink=sink_id, event_id=event.id, type=event.type)
                 continue
-            self._failed(sink_id, event.id, delivery.attempts + 1, error, retry_after, report)
+            too_old = self._clock() - event.created_at >= timedelta(
+                seconds=float(self._settings.max_age)
+            )
+            attempts = delivery.attempts + 1
+            if not retryable or too_old or attempts >= self._settings.max_attempts:
+                self._store.mark_failed(event.id, sink_id, error=error, next_attempt_at=None)
+                report.dead += 1
+                log.error(
+                    "event.dead", sink=sink_id, event_id=event.id, attempts=attempts, error=error,
+                    hint="replay with: watcher deliver --retry-dead",
+                )  # fmt: skip
+                continue  # that event is parked; the next one may well go through
+            self._failed(sink_id, event.id, attempts, error, retry_after, report)
             return  # this sink is failing: the rest waits for the next round
 
     def _failed(
@@ -109,11 +128,6 @@ class Outbox:
         retry_after: float | None,
         report: DeliveryReport,
     ) -> None:
-        if attempts >= self._settings.max_attempts:
-            self._store.mark_failed(event_id, sink_id, error=error, next_attempt_at=None)
-            report.dead += 1
-            log.error("event.dead", sink=sink_id, event_id=event_id, attempts=attempts, error=error)
-            return
         delay = backoff(attempts, self._settings, retry_after)
         self._store.mark_failed(
             event_id, sink_id, error=error, next_attempt_at=self._clock() + timedelta(seconds=delay)
