@@ -90,7 +90,13 @@ class Watcher:
             notify_baseline=self.settings.notify_baseline,
             health=self.settings.health,
         )
-        self._outbox = Outbox(store, sinks, self.settings.delivery)
+        self._outbox = Outbox(
+            store,
+            sinks,
+            self.settings.delivery,
+            digests={s.id: s.digest for s in self.settings.sinks if s.digest is not None},
+            urgent_vendors={v.name for v in self.settings.vendors if v.priority == "high"},
+        )
 
     async def aclose(self) -> None:
         """Close the clients and the database (safe to call twice)."""

@@ -641,6 +641,15 @@ class Store:
         )
         self.db.conn.commit()
 
+    def mark_sent_many(self, event_ids: Iterable[str], sink_id: str, now: datetime) -> None:
+        """Mark the events of a digest sent, all together."""
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
+                "last_error = NULL WHERE event_id = ? AND sink_id = ?",
+                [(isoformat(now), event_id, sink_id) for event_id in event_ids],
+            )
+
     def mark_failed(
         self, event_id: str, sink_id: str, *, error: str, next_attempt_at: datetime | None
     ) -> None:

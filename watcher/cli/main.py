@@ -90,7 +90,8 @@ def check(opts: Options, discover: bool) -> None:
     click.echo("\nvendors:")
     for vendor in settings.vendors:
         names = ", ".join(t.term for t in vendor.terms)
-        click.echo(f"  {vendor.name}: {names}")
+        urgent = "  (priority: high)" if vendor.priority == "high" else ""
+        click.echo(f"  {vendor.name}: {names}{urgent}")
     click.echo("\nsinks:")
     for sink in settings.sinks:
         filters = [
@@ -101,7 +102,8 @@ def check(opts: Options, discover: bool) -> None:
             )
             if values
         ]  # fmt: skip
-        click.echo(f"  {sink.id}  ({sink.kind})  {' '.join(filters) or 'every event'}")
+        when = f"  digest {sink.digest.describe()}" if sink.digest else ""
+        click.echo(f"  {sink.id}  ({sink.kind})  {' '.join(filters) or 'every event'}{when}")
     for warning in settings.warnings:
         click.echo(f"  {warning}")
     click.secho("\nconfiguration OK", fg="green")

@@ -16,7 +16,7 @@ import httpx
 
 from watcher.config import Duration, Secret
 from watcher.errors import ConfigError
-from watcher.models import Event
+from watcher.models import Digest, Event
 from watcher.notify import register
 from watcher.notify.base import post
 
@@ -106,27 +106,34 @@ class WebhookSink:
                 f'sink "{config.id}" (line {config.line}): previous_secret needs a secret'
             )
 
-    def headers(self, event: Event, body: bytes) -> dict[str, str]:
+    def headers(self, message_id: str, body: bytes) -> dict[str, str]:
         timestamp = int(self._clock())
         headers = {
             **self.options.headers,
             "content-type": "application/json",
-            "webhook-id": event.id,
+            "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
         }
         if self._keys:
             headers["webhook-signature"] = " ".join(
-                sign(key, event.id, timestamp, body) for key in self._keys
+                sign(key, message_id, timestamp, body) for key in self._keys
             )
         return headers
 
     async def send(self, event: Event) -> None:
-        body = encode_body(event)
+        await self._post(event.id, encode_body(event))
+
+    async def send_digest(self, digest: Digest) -> None:
+        """One POST of ``type: digest`` holding the events' own bodies."""
+        body = json.dumps(digest.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        await self._post(digest.id, body.encode("utf-8"))
+
+    async def _post(self, message_id: str, body: bytes) -> None:
         await post(
             self._client,
             self.options.url.reveal(),
             content=body,
-            headers=self.headers(event, body),
+            headers=self.headers(message_id, body),
             seconds=float(self.options.timeout),
             what=f"webhook {self.config.id}",
         )
