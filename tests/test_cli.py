@@ -345,3 +345,49 @@ def test_outbox_lists_dead_events_and_deliver_retry_dead_replays_them(
     assert hook.calls.last.request.headers["webhook-id"] == row["event_id"]
     after = CliRunner().invoke(cli, [*base, "outbox"])
     assert "hook: 0 pending, 0 dead, 1 sent" in after.output and "nothing waiting" in after.output
+
+
+def test_notify_test_sends_a_sample_and_never_prints_secrets(
+    write_config: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    import standardwebhooks
+
+    secret = "whsec_" + base64.b64encode(b"notify-test-secret-notify-test!!").decode()
+    monkeypatch.setenv("HOOK_URL", "https://hook.example/in/S3CR3T-T0KEN")
+    monkeypatch.setenv("HOOK_SECRET", secret)
+    config = write_config(
+        CONFIG.replace(
+            "  - id: log\n    kind: log\n",
+            "  - id: hook\n    kind: webhook\n    url: ${HOOK_URL}\n    secret: ${HOOK_SECRET}\n"
+            "  - id: chat\n    kind: slack\n    url: https://hooks.slack.example/services/XOXB\n",
+        )
+    )
+    base = ["--config", str(config), "--state", str(tmp_path / "state"), "--log-level", "debug"]
+    with respx.mock:
+        hook = respx.post("https://hook.example/in/S3CR3T-T0KEN").mock(
+            return_value=httpx.Response(200)
+        )
+        slack = respx.post("https://hooks.slack.example/services/XOXB").mock(
+            return_value=httpx.Response(200)
+        )
+        ok = CliRunner().invoke(cli, [*base, "notify-test", "hook", "--type", "article.updated"])
+        digest = CliRunner().invoke(cli, [*base, "notify-test", "chat", "--digest"])
+        hook.mock(return_value=httpx.Response(500))
+        failed = CliRunner().invoke(cli, [*base, "notify-test", "hook"])
+        unknown = CliRunner().invoke(cli, [*base, "notify-test", "nope"])
+    assert ok.exit_code == 0, ok.output
+    assert "hook: delivered a sample article.updated event (evt_test_" in ok.output
+    request = hook.calls[0].request
+    body = standardwebhooks.Webhook(secret).verify(request.content, dict(request.headers))
+    assert body["type"] == "article.updated"
+    assert body["data"]["article"]["title"] == "[test] Hospital group picks Oracle Health"
+    assert body["data"]["change"]["classes"] == ["correction"]
+    assert digest.exit_code == 0 and "a sample digest of 3 events" in digest.output
+    assert "watcher digest · 3 events" in json.loads(slack.calls[0].request.content)["blocks"][0]["text"]["text"]
+    assert failed.exit_code == 1 and "hook: not delivered: webhook hook: HTTP 500" in failed.output
+    assert unknown.exit_code == 2 and "no sink with id 'nope'" in unknown.output
+    for result in (ok, digest, failed, unknown):
+        assert "S3CR3T" not in result.output and secret not in result.output
+        assert "XOXB" not in result.output

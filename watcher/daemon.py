@@ -26,9 +26,10 @@ from watcher.config import Settings, SourceConfig
 from watcher.errors import ConfigError
 from watcher.fetch import Fetcher, make_client
 from watcher.match import VendorMatcher
-from watcher.models import utcnow
+from watcher.models import EventType, utcnow
 from watcher.notify import SINK_KINDS, Sink
 from watcher.notify.outbox import DeliveryReport, Outbox
+from watcher.notify.sample import sample_digest, sample_event
 from watcher.pipeline import Context, SourceReport, process_source
 from watcher.store import Store
 
@@ -161,6 +162,27 @@ class Watcher:
         if sink_ids is None:
             return self.store.requeue_dead(now)
         return sum(self.store.requeue_dead(now, s) for s in self.select_sinks(sink_ids))
+
+    async def notify_test(self, sink_id: str, event_type: EventType, *, digest: bool) -> str:
+        """Send a sample event (or digest) straight to one sink, bypassing the outbox;
+        returns what was sent. Raises DeliveryError when the sink refused it."""
+        (sink_id,) = self.select_sinks([sink_id])
+        sink, config = self.sinks[sink_id], next(s for s in self.settings.sinks if s.id == sink_id)
+        if digest:
+            send_digest = getattr(sink, "send_digest", None)
+            if send_digest is None:
+                raise ConfigError(f"sink {sink_id!r} ({config.kind}) does not send digests")
+            schedule = config.digest
+            sample = sample_digest(
+                self.settings.vendors,
+                schedule.every if schedule else "daily",
+                schedule.timezone if schedule else "UTC",
+            )
+            await send_digest(sample)
+            return f"a sample digest of {len(sample.events)} events ({sample.id})"
+        event = sample_event(event_type, self.settings.vendors)
+        await sink.send(event)
+        return f"a sample {event_type} event ({event.id})"
 
     async def poll(
         self, source_ids: Iterable[str] | None = None, *, force: bool = False

@@ -12,8 +12,10 @@ import click
 from watcher.cli.common import Options, ago, handle_errors, open_store, print_table, short
 from watcher.cli.main import cli
 from watcher.daemon import Watcher
-from watcher.models import isoformat
+from watcher.errors import DeliveryError
+from watcher.models import EventType, isoformat
 from watcher.notify.outbox import DeliveryReport
+from watcher.notify.sample import SAMPLE_TYPES
 
 _OUTBOX_COLUMNS = (
     "event", "sink", "type", "status", "attempts", "created", "next try", "title", "last error",
@@ -123,3 +125,34 @@ def deliver_command(opts: Options, sink_ids: tuple[str, ...], retry_dead: bool) 
     if report.failed or report.dead:
         click.secho("see `watcher outbox` for the errors", fg="yellow")
         sys.exit(1)
+
+
+@cli.command("notify-test")
+@click.argument("sink_id", metavar="SINK")
+@click.option(
+    "--type", "event_type", type=click.Choice(SAMPLE_TYPES), default="article.new",
+    show_default=True, help="Which kind of event to send.",
+)  # fmt: skip
+@click.option("--digest", is_flag=True, help="Send a sample digest instead of one event.")
+@click.pass_obj
+@handle_errors
+def notify_test_command(opts: Options, sink_id: str, event_type: EventType, digest: bool) -> None:
+    """Send a sample notification to one sink now, to check its URL, secret and the
+    look of the message. Nothing is stored; secrets are never printed.
+
+    Example:
+
+        watcher notify-test slack --type article.updated
+    """
+    settings = opts.settings()
+
+    async def go() -> str:
+        async with Watcher(settings, opts.state) as watcher:
+            return await watcher.notify_test(sink_id, event_type, digest=digest)
+
+    try:
+        sent = asyncio.run(go())
+    except DeliveryError as exc:
+        click.secho(f"{sink_id}: not delivered: {exc}", fg="red", err=True)
+        sys.exit(1)
+    click.secho(f"{sink_id}: delivered {sent}", fg="green")
