@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -340,11 +341,19 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.status = 200
+        self.delay = 0.0  # seconds between reading a delivery and answering it
+        self.fail_rate = 0.0  # share of requests answered 503 at random
+        self.rng = random.Random(7)
+        self.requests = 0
+        self.release = threading.Event()  # set at shutdown: slow answers give up
         self._changed = threading.Condition()
 
     def record(self, headers: dict[str, str], body: bytes) -> int:
         with self._changed:
+            self.requests += 1
             status = self.status
+            if status < 300 and self.fail_rate and self.rng.random() < self.fail_rate:
+                status = 503
             if status < 300:
                 self.received.append(Received({k.lower(): v for k, v in headers.items()}, body))
             self._changed.notify_all()
@@ -352,8 +361,12 @@ class WebhookReceiver:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         """Block until ``count`` deliveries were accepted (or time out): no polling."""
+        return self.wait_until(lambda received: len(received) >= count, timeout)
+
+    def wait_until(self, done: Callable[[list[Received]], bool], timeout: float = 10.0) -> bool:
+        """Block until ``done(received)`` holds (checked at each delivery) or time out."""
         with self._changed:
-            return self._changed.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+            return self._changed.wait_for(lambda: done(self.received), timeout=timeout)
 
 
 class _ReceiverHandler(BaseHTTPRequestHandler):
@@ -363,6 +376,8 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         status = self.receiver.record(dict(self.headers), body)
+        if self.receiver.delay:
+            self.receiver.release.wait(self.receiver.delay)  # a slow receiver
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -402,5 +417,9 @@ def serve_site(site: SimSite) -> Iterator[str]:
 @contextmanager
 def serve_receiver(receiver: WebhookReceiver) -> Iterator[str]:
     handler = type("ReceiverHandler", (_ReceiverHandler,), {"receiver": receiver})
-    with _serve(handler) as base:
-        yield base + "/hook"
+    try:
+        with _serve(handler) as base:
+            yield base + "/hook"
+            receiver.release.set()
+    finally:
+        receiver.release.set()

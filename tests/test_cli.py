@@ -385,7 +385,10 @@ def test_notify_test_sends_a_sample_and_never_prints_secrets(
     assert body["data"]["article"]["title"] == "[test] Hospital group picks Oracle Health"
     assert body["data"]["change"]["classes"] == ["correction"]
     assert digest.exit_code == 0 and "a sample digest of 3 events" in digest.output
-    assert "watcher digest · 3 events" in json.loads(slack.calls[0].request.content)["blocks"][0]["text"]["text"]
+    assert (
+        "watcher digest · 3 events"
+        in json.loads(slack.calls[0].request.content)["blocks"][0]["text"]["text"]
+    )
     assert failed.exit_code == 1 and "hook: not delivered: webhook hook: HTTP 500" in failed.output
     assert unknown.exit_code == 2 and "no sink with id 'nope'" in unknown.output
     for result in (ok, digest, failed, unknown):
