@@ -187,7 +187,7 @@ class SimSite:
         self.hits: list[Hit] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def add(self, article: SimArticle) -> SimArticle:
         with self._lock:
@@ -213,6 +213,12 @@ class SimSite:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.hits.append(Hit(path, dict(headers), time.monotonic(), self.in_flight))
+            self._lock.notify_all()
+
+    def wait_for_hit(self, done: Callable[[list[Hit]], bool], timeout: float = 10.0) -> bool:
+        """Block until ``done(hits)`` holds (checked at each request) or time out."""
+        with self._lock:
+            return self._lock.wait_for(lambda: done(self.hits), timeout=timeout)
 
     def end(self) -> None:
         with self._lock:

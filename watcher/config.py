@@ -99,6 +99,26 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """The daemon's HTTP endpoints (/healthz, /readyz, /metrics, /status)."""
+
+    host: str = "127.0.0.1"  # the Docker image sets WATCHER_HTTP_HOST=0.0.0.0
+    port: int = 8080  # 0: no endpoints
+    grace: Duration = Duration(10)  # on SIGTERM, how long in-flight work may finish
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """What the database keeps (applied daily by the daemon and by ``watcher vacuum``).
+
+    An article's latest version is always kept, and dead events are never deleted."""
+
+    versions: int = 20  # per article, the latest ones; 0 keeps them all
+    max_age: Duration = Duration(0)  # older versions go (not the latest); 0: no limit
+    events: Duration = Duration(30 * 86400)  # delivered events are kept this long
+
+
+@dataclass(frozen=True)
 class HealthSettings:
     """When a failing source is retried, and when it is reported."""
 
@@ -253,6 +273,8 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     notify_baseline: bool = False
     log_level: str = "info"
     vendors: tuple[VendorConfig, ...] = ()
@@ -261,6 +283,17 @@ class Settings:
     # Things the user should know at start-up that are not errors (a sink skipped
     # because its environment variables are unset, ...). The CLI logs them once.
     warnings: tuple[str, ...] = ()
+
+    def secret_values(self) -> list[str]:
+        """Every secret the configuration holds, for the log redactor."""
+        values = []
+        for sink in self.sinks:
+            for value in vars(sink.options).values() if sink.options else ():
+                if isinstance(value, Secret):
+                    values.append(value.reveal())
+                elif isinstance(value, tuple):
+                    values.extend(v.reveal() for v in value if isinstance(v, Secret))
+        return values
 
     def source(self, source_id: str) -> SourceConfig:
         for source in self.sources:
@@ -324,8 +357,15 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
         DeliverySettings, _mapping(general, "delivery", ctx), "settings.delivery: ", ctx
     )
     health = _build(HealthSettings, _mapping(general, "health", ctx), "settings.health: ", ctx)
+    service = _build(ServiceSettings, _mapping(general, "service", ctx), "settings.service: ", ctx)
+    retention = _build(
+        RetentionSettings, _mapping(general, "retention", ctx), "settings.retention: ", ctx
+    )
     _unknown(
-        general, {"http", "delivery", "health", "notify_baseline", "log_level"}, "settings: ", ctx
+        general,
+        {"http", "delivery", "health", "service", "retention", "notify_baseline", "log_level"},
+        "settings: ",
+        ctx,
     )
     notify_baseline = _scalar(general, "notify_baseline", bool, False, "settings: ", ctx)
     log_level = _scalar(general, "log_level", str, "info", "settings: ", ctx)
@@ -345,6 +385,8 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
         http=http,
         delivery=delivery,
         health=health,
+        service=service,
+        retention=retention,
         notify_baseline=notify_baseline,
         log_level=log_level.lower(),
         vendors=vendors,

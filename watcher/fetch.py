@@ -173,11 +173,14 @@ class Fetcher:
         *,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        observe: Callable[[int | str, float | None], None] | None = None,
     ) -> None:
         self._client = client
         self._http = http
         self._sleep = sleep
         self._clock = clock
+        # Told about each request: its status (or why there was none) and duration.
+        self._observe = observe
         self._global = asyncio.Semaphore(max(http.concurrency, 1))
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, Rules] = {}
@@ -264,7 +267,17 @@ class Fetcher:
             )
         rules = await self._robots_for(url)
         if not rules.allows(url, self._agent):
-            raise FetchError(rules.blocked or "disallowed by robots.txt", url=url, reason="robots")
+            if self._observe is not None:
+                self._observe("robots", None)
+            if rules.blocked:
+                # RFC 9309: an unreachable robots.txt means "crawl nothing" for now. The
+                # site is failing, not refusing us: report it as such.
+                raise FetchError(
+                    f"{rules.blocked}: nothing is fetched from this site until it answers",
+                    url=url,
+                    reason="robots_unavailable",
+                )
+            raise FetchError("disallowed by robots.txt", url=url, reason="robots")
 
     async def _is_private(self, host: str, port: int | None) -> bool:
         """Whether ``host`` is, or resolves to, a non-public address.
@@ -334,13 +347,24 @@ class Fetcher:
                         continue
                     jitter = random.uniform(0, host.delay * 0.1) if host.delay else 0.0
                     host.next_start = self._clock() + host.delay + jitter
+                    started = time.monotonic()
                     try:
                         async with asyncio.timeout(float(self._http.timeout)):
-                            return await self._attempt(url, headers)
+                            answer = await self._attempt(url, headers)
                     except TimeoutError:
+                        self._observed("timeout", started)
                         raise FetchError(
                             f"timed out after {self._http.timeout:g}s", url=url, reason="timeout"
                         ) from None
+                    except FetchError as exc:
+                        self._observed(exc.status or exc.reason, started)
+                        raise
+                    self._observed(answer[0].status, started)
+                    return answer
+
+    def _observed(self, status: int | str, started: float) -> None:
+        if self._observe is not None:
+            self._observe(status, time.monotonic() - started)
 
     async def _attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         cap = int(self._http.max_page_size)

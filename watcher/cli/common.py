@@ -17,7 +17,7 @@ from rich.table import Table
 
 from watcher import config as config_module
 from watcher import log as log_module
-from watcher.config import Secret, Settings
+from watcher.config import Settings
 from watcher.errors import ConfigError, WatcherError
 from watcher.store import DB_NAME, Store
 
@@ -36,21 +36,12 @@ class Options:
         log_module.configure(
             self.log_level or settings.log_level,
             json={"json": True, "text": False}.get(self.log_format),
-            secrets=secret_values(settings),
+            secrets=settings.secret_values(),
         )
         if warn:
             for warning in settings.warnings:
                 click.secho(f"warning: {warning}", fg="yellow", err=True)
         return settings
-
-
-def secret_values(settings: Settings) -> list[str]:
-    values = []
-    for sink in settings.sinks:
-        for value in vars(sink.options).values() if sink.options else ():
-            if isinstance(value, Secret):
-                values.append(value.reveal())
-    return values
 
 
 def handle_errors(func: F) -> F:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -12,9 +14,10 @@ from typing import Any
 
 import click
 
+from watcher import log as log_module
 from watcher.cli.common import Options, duration, handle_errors, optional_settings
 from watcher.config import HttpSettings, Settings, SourceConfig
-from watcher.daemon import Watcher, serve
+from watcher.daemon import DaemonLock, Watcher, serve
 from watcher.errors import ConfigError, WatcherError
 from watcher.models import isoformat
 from watcher.pipeline import Extraction, extract_bytes, extract_url, probe_sources
@@ -182,22 +185,66 @@ def once(opts: Options, source_ids: tuple[str, ...], force: bool) -> None:
 
 @cli.command()
 @click.option(
-    "--grace", default=10.0, show_default=True,
-    help="Seconds in-flight polls get to finish on SIGTERM/SIGINT.",
+    "--grace", type=float, envvar="WATCHER_GRACE",
+    help="Seconds in-flight work gets to finish on SIGTERM/SIGINT "
+    "(default: settings.service.grace, 10s; or $WATCHER_GRACE).",
+)  # fmt: skip
+@click.option(
+    "--http-host", envvar="WATCHER_HTTP_HOST",
+    help="Address of /healthz, /readyz, /metrics and /status "
+    "(default: settings.service.host, 127.0.0.1; or $WATCHER_HTTP_HOST).",
+)  # fmt: skip
+@click.option(
+    "--http-port", type=int, envvar="WATCHER_HTTP_PORT",
+    help="Their port, 0 for none (default: settings.service.port, 8080; or $WATCHER_HTTP_PORT).",
 )  # fmt: skip
 @click.pass_obj
 @handle_errors
-def run(opts: Options, grace: float) -> None:
-    """Run the daemon: poll each source on its schedule and deliver alerts.
+def run(opts: Options, grace: float | None, http_host: str | None, http_port: int | None) -> None:
+    """Run the daemon: poll each source on its schedule, deliver alerts, and answer
+    /healthz, /readyz, /metrics and /status over HTTP.
 
-    Stops cleanly on SIGTERM or SIGINT (Ctrl-C).
+    Stops cleanly on SIGTERM or SIGINT (Ctrl-C); SIGHUP (or `watcher reload`) re-reads
+    the configuration without a restart.
 
     Example:
 
-        watcher --config sources.yaml --state ./state run
+        watcher --config sources.yaml --state ./state run --http-port 9100
     """
     settings = opts.settings()
-    asyncio.run(serve(settings, opts.state, grace=grace))
+    service = settings.service
+    port = service.port if http_port is None else http_port
+    http = (http_host or service.host, port) if port else None
+
+    def on_reload(new: Settings) -> None:
+        # New sinks bring new secrets to redact; a --log-level given here still wins.
+        log_module.reconfigure(level=opts.log_level or new.log_level, secrets=new.secret_values())
+
+    asyncio.run(serve(settings, opts.state, grace=grace, http=http, on_reload=on_reload))
+
+
+@cli.command()
+@click.pass_obj
+@handle_errors
+def reload(opts: Options) -> None:
+    """Make the running daemon re-read its configuration (sends it SIGHUP).
+
+    Sources added, removed or changed are applied without a restart; a configuration
+    with errors is rejected (see the daemon's log) and the old one keeps running.
+    Check a new file first with `watcher check`.
+
+    Example:
+
+        watcher reload
+    """
+    pid = DaemonLock.running_pid(opts.state)
+    if pid is None:
+        raise WatcherError(f"no watcher daemon is running on {opts.state}")
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        raise WatcherError(f"the daemon (pid {pid}) is gone") from None
+    click.echo(f"asked the daemon (pid {pid}) to reload its configuration")
 
 
 @cli.command("extract")

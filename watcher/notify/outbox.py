@@ -44,7 +44,21 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
-    by_sink: dict[str, int] = field(default_factory=dict)
+    by_sink: dict[str, int] = field(default_factory=dict)  # sent, by sink
+    failed_by_sink: dict[str, int] = field(default_factory=dict)
+    dead_by_sink: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.dead += other.dead
+        for mine, theirs in (
+            (self.by_sink, other.by_sink),
+            (self.failed_by_sink, other.failed_by_sink),
+            (self.dead_by_sink, other.dead_by_sink),
+        ):
+            for sink, count in theirs.items():
+                mine[sink] = mine.get(sink, 0) + count
 
 
 def backoff(
@@ -196,6 +210,7 @@ class Outbox:
         if not retryable or too_old or attempts >= self._settings.max_attempts:
             self._store.mark_failed(event.id, sink_id, error=error, next_attempt_at=None)
             report.dead += 1
+            report.dead_by_sink[sink_id] = report.dead_by_sink.get(sink_id, 0) + 1
             log.error(
                 "event.dead", sink=sink_id, event_id=event.id, attempts=attempts, error=error,
                 hint="replay with: watcher deliver --retry-dead",
@@ -218,6 +233,7 @@ class Outbox:
             event_id, sink_id, error=error, next_attempt_at=self._clock() + timedelta(seconds=delay)
         )
         report.failed += 1
+        report.failed_by_sink[sink_id] = report.failed_by_sink.get(sink_id, 0) + 1
         log.warning(
             "event.retry", sink=sink_id, event_id=event_id, attempts=attempts,
             retry_in=round(delay, 1), error=error,
