@@ -394,3 +394,28 @@ def test_notify_test_sends_a_sample_and_never_prints_secrets(
     for result in (ok, digest, failed, unknown):
         assert "S3CR3T" not in result.output and secret not in result.output
         assert "XOXB" not in result.output
+
+
+def test_vacuum_applies_retention(write_config: Write, tmp_path: Path) -> None:
+    config = write_config(
+        CONFIG.replace("settings:\n", "settings:\n  retention: {versions: 1}\n").replace(
+            "vendors:", "defaults:\n  recheck_every: 0s\nvendors:"
+        )
+    )
+    base = ["--config", str(config), "--state", str(tmp_path / "state"), "--log-level", "error"]
+    missing = CliRunner().invoke(cli, [*base, "vacuum"])
+    assert missing.exit_code == 1 and "no state database" in missing.output
+    site = SimSite(base="https://sim.example")
+    text = "Le CHU de Rennes a choisi Cerner pour son dossier patient, pour 1,5 million d'euros."
+    article = site.add(SimArticle("a1", "Rennes choisit Cerner", [text]))
+    with respx.mock:
+        respx.route(host="sim.example").mock(side_effect=lambda request: _answer(site, request))
+        CliRunner().invoke(cli, [*base, "once"])
+        article.paragraphs = [text.replace("1,5", "2,5")]
+        CliRunner().invoke(cli, [*base, "once"])
+    dry = CliRunner().invoke(cli, [*base, "vacuum", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "keep 1 versions per article, delivered events for 30d" in dry.output
+    assert "would delete: 1 old versions" in dry.output
+    done = CliRunner().invoke(cli, [*base, "vacuum"])
+    assert "deleted: 1 old versions" in done.output and "database: " in done.output

@@ -86,3 +86,44 @@ def test_unusable_state_directory_is_a_store_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot open the state database"):
         Store.open(blocker / "state")
+
+
+def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store) -> None:
+    from datetime import timedelta
+
+    from tests.factories import make_event
+    from watcher.config import Duration, RetentionSettings
+    from watcher.maintenance import prune
+    from watcher.models import VendorMatch
+
+    vendor = (VendorMatch("Oracle Health", ("Cerner",), ("Cerner.",)),)
+    for number in range(1, 6):
+        when = NOW - timedelta(days=60 - number)  # versions 1..5, 59 to 55 days old
+        store.record_article(
+            source_id="s", url=ARTICLE.url, aliases=(), article=ARTICLE, silent=False,
+            etag=None, last_modified=None, entry_updated_at=None,
+            version=NewVersion(
+                number=number, title="T", text=f"v{number}", content_hash=str(number),
+                fetched_at=when, change=None, vendors=vendor,
+                events=((make_event(event_id=f"evt_{number}", created_at=when), ("hook",)),),
+            ),
+        )  # fmt: skip
+    store.mark_sent("evt_1", "hook", NOW)
+    store.mark_sent("evt_2", "hook", NOW)
+    store.mark_failed("evt_3", "hook", error="HTTP 404", next_attempt_at=None)  # dead
+    retention = RetentionSettings(versions=2, events=Duration(30 * 86400))
+    counted = prune(store, retention, NOW, dry_run=True)
+    assert (counted.versions, counted.events) == (3, 2)
+    assert len(store.versions(1)) == 5  # a dry run deletes nothing
+    report = prune(store, retention, NOW)
+    assert (report.versions, report.events) == (3, 2)
+    assert [v.number for v in store.versions(1)] == [4, 5]
+    mentioned = store.db.execute("SELECT version FROM mentions ORDER BY version").fetchall()
+    assert mentioned == [(4,), (5,)]
+    left = {row[0] for row in store.db.execute("SELECT id FROM events")}
+    assert left == {"evt_3", "evt_4", "evt_5"}  # dead and pending events stay
+    # An age limit: versions older than 55.5 days go (version 4 is 56 days old).
+    aged = prune(store, RetentionSettings(versions=0, max_age=Duration(55.5 * 86400)), NOW)
+    assert aged.versions == 1 and [v.number for v in store.versions(1)] == [5]
+    everything_old = RetentionSettings(versions=1, max_age=Duration(1))
+    assert prune(store, everything_old, NOW).versions == 0  # the latest is never deleted

@@ -15,7 +15,7 @@ import os
 import signal
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal
@@ -32,6 +32,7 @@ from watcher.config import Settings, SourceConfig
 from watcher.config import load as load_config
 from watcher.errors import ConfigError, WatcherError
 from watcher.fetch import Fetcher, make_client
+from watcher.maintenance import prune
 from watcher.match import VendorMatcher
 from watcher.metrics import CONTENT_TYPE, Metrics
 from watcher.models import EventType, isoformat, utcnow
@@ -309,6 +310,15 @@ class Watcher:
             self._schedule(source)
         scheduler.start()
         self.started_at = utcnow()
+        scheduler.add_job(
+            self._maintain,
+            IntervalTrigger(hours=24),
+            id="retention",
+            name="retention",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC) + timedelta(minutes=10),  # not in the start rush
+        )
         service = await self._start_service(*http) if http is not None else None
         delivery = asyncio.create_task(self._delivery_loop(stop), name="delivery")
         log.info("daemon.started", sources=len(sources), sinks=list(self.sinks))
@@ -330,6 +340,15 @@ class Watcher:
             self._scheduler = None
             self.running.clear()
             log.info("daemon.stopped")
+
+    async def _maintain(self) -> None:
+        """The daily retention pass (see settings.retention)."""
+        try:
+            report = prune(self.store, self.settings.retention, utcnow())
+        except Exception:  # retention failing must not stop the daemon
+            log.exception("retention.crashed")
+            return
+        log.info("retention.applied", versions=report.versions, events=report.events)
 
     async def wait_polls(self, count: int) -> None:
         """Wait until ``count`` scheduled polls have finished (scripts and tests)."""

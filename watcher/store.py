@@ -56,6 +56,14 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What retention deleted (or would delete)."""
+
+    versions: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """One event for one sink, as ``watcher outbox`` lists it."""
 
@@ -614,6 +622,79 @@ class Store:
                 )
                 updated += 1
         return updated
+
+    # --- retention -------------------------------------------------------------------
+
+    def prune(
+        self,
+        *,
+        keep_versions: int,
+        versions_before: datetime | None,
+        events_before: datetime | None,
+        dry_run: bool = False,
+    ) -> PruneReport:
+        """Delete old versions (never an article's latest) and delivered events (never
+        a pending or dead one), in one transaction; ``dry_run`` only counts them."""
+        conditions = []
+        params: list[Any] = []
+        if keep_versions > 0:
+            conditions.append("v.number <= a.version - ?")
+            params.append(keep_versions)
+        if versions_before is not None:
+            conditions.append("v.fetched_at < ?")
+            params.append(isoformat(versions_before))
+        old_versions = (
+            "SELECT v.id FROM versions v JOIN articles a ON a.id = v.article_id "
+            f"WHERE v.number < a.version AND ({' OR '.join(conditions)})"
+            if conditions
+            else None
+        )
+        old_events = (
+            "SELECT e.id FROM events e WHERE e.created_at < ? AND NOT EXISTS "
+            "(SELECT 1 FROM outbox o WHERE o.event_id = e.id AND o.status != 'sent')"
+        )
+        with self.db.atomic():
+            versions = (
+                self.db.execute(f"SELECT count(*) FROM ({old_versions})", params).fetchone()[0]
+                if old_versions
+                else 0
+            )
+            events = (
+                self.db.execute(
+                    f"SELECT count(*) FROM ({old_events})", [isoformat(events_before)]
+                ).fetchone()[0]
+                if events_before is not None
+                else 0
+            )
+            if dry_run:
+                return PruneReport(versions=versions, events=events)
+            if old_versions and versions:
+                self.db.execute(f"DELETE FROM versions WHERE id IN ({old_versions})", params)
+                self.db.execute(
+                    "DELETE FROM mentions WHERE NOT EXISTS (SELECT 1 FROM versions v "
+                    "WHERE v.article_id = mentions.article_id AND v.number = mentions.version)"
+                )
+            if events_before is not None and events:
+                cutoff = [isoformat(events_before)]
+                self.db.execute(f"DELETE FROM outbox WHERE event_id IN ({old_events})", cutoff)
+                self.db.execute(f"DELETE FROM events WHERE id IN ({old_events})", cutoff)
+        return PruneReport(versions=versions, events=events)
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def size(self) -> int:
+        """Bytes on disk: the database and its write-ahead log."""
+        if self.path is None:
+            return 0
+        return sum(
+            p.stat().st_size
+            for p in (self.path, self.path.with_name(self.path.name + "-wal"))
+            if p.exists()
+        )
 
     # --- outbox ----------------------------------------------------------------------
 

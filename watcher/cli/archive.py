@@ -12,6 +12,7 @@ from watcher.archive import SourceOverview, source_overview, version_diff
 from watcher.cli.common import (
     Options,
     ago,
+    duration,
     handle_errors,
     open_store,
     optional_settings,
@@ -19,7 +20,8 @@ from watcher.cli.common import (
     short,
 )
 from watcher.cli.main import cli
-from watcher.models import isoformat
+from watcher.maintenance import prune
+from watcher.models import isoformat, utcnow
 
 _SOURCE_COLUMNS = (
     "source", "kind", "state", "since", "failures", "next try", "articles", "last article", "error",
@@ -144,3 +146,49 @@ def diff_command(opts: Options, url: str, from_version: int | None, to_version: 
             click.secho(line, fg="green")
         else:
             click.echo(line)
+
+
+@cli.command("vacuum")
+@click.option("--dry-run", is_flag=True, help="Only count what retention would delete.")
+@click.pass_obj
+@handle_errors
+def vacuum_command(opts: Options, dry_run: bool) -> None:
+    """Apply the retention settings now and give the freed space back to the disk.
+
+    Deletes old versions of articles (never the latest) and delivered events older
+    than settings.retention allows (never pending or dead ones), then compacts the
+    database. Safe while the daemon runs (it waits for the database).
+
+    Example:
+
+        watcher vacuum --dry-run
+    """
+    settings = opts.settings()
+    retention = settings.retention
+    store = open_store(opts)
+    try:
+        before = store.size()
+        report = prune(store, retention, utcnow(), dry_run=dry_run)
+        if not dry_run:
+            store.vacuum()
+        after = store.size()
+    finally:
+        store.close()
+    rules = (
+        f"keep {retention.versions or 'all'} versions per article"
+        + (
+            f", versions younger than {duration(float(retention.max_age))}"
+            if retention.max_age
+            else ""
+        )
+        + f", delivered events for {duration(float(retention.events))}"
+    )
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"retention: {rules}")
+    click.echo(f"{verb}: {report.versions} old versions, {report.events} delivered events")
+    if not dry_run:
+        click.echo(f"database: {_mb(before)} -> {_mb(after)}")
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
