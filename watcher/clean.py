@@ -221,6 +221,8 @@ def _prose_value(block: Block, language: str | None) -> float:
         return -0.5 * length
     if length < 30:
         return 0.0
+    if block.words <= 12 and length < 100 and _COUNTER.search(block.folded):
+        return 0.0  # "This article has been read 1,234 times." reads like a sentence
     ratio = prose_ratio(block.text, language)
     if ratio is None:  # no function-word list for this language: sentences and length
         prose = length >= 80 and _SENTENCE_PUNCT.search(block.text) is not None
@@ -363,6 +365,7 @@ def drop_link_lists(blocks: list[Block], ctx: CleanContext) -> None:
 def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
     """Injected pharma/casino/loan/SEO spam, and the short labels clustered with it."""
     spam_at: list[int] = []
+    signals: dict[int, int] = {}  # short blocks with weak spam words, by index
     for index, block in enumerate(blocks):
         # Lower-casing is enough here (the terms are ASCII) and much cheaper than folding
         # every long paragraph.
@@ -378,6 +381,8 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
             weak = len(tokens & _SPAM_WEAK_WORDS)
             if phrases:
                 weak += sum(1 for p in _SPAM_WEAK_PHRASES if p in folded)
+            if weak:
+                signals[index] = weak
         # Health news names drugs ("Viagra's patent expires") and a paragraph on "payday
         # loans" and "online casinos" is journalism: spam sells (a commercial word or
         # links with the drug), is short, or is made of nothing else.
@@ -391,9 +396,9 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
             block.dropped = "spam"
             spam_at.append(index)
     # Spam comes in clusters ("B Well Mart / Shopping cart / Best sleep aid generics."):
-    # up to two short, unpunctuated labels next to a spam block go with it. Headings and
-    # section markers ("Related stories", "Comments") are the page's own: they stay,
-    # and so does a line that looks like a credit or a byline.
+    # up to two short, unpunctuated labels next to a spam block go with it when they
+    # sell too (a weak spam word, or nothing but links). The article's own last lines
+    # ("Tags", "-- By ...", "Related stories", a heading) stay.
     for index in spam_at:
         for step in (-1, 1):
             j, taken = index + step, 0
@@ -405,6 +410,7 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
                 if (
                     neighbour.dropped
                     or neighbour.words > 6
+                    or (j not in signals and neighbour.link_density <= 0.5)
                     or neighbour.tag == "h"
                     or _SENTENCE_END.search(neighbour.text)
                     or _starts(neighbour.folded, _COMMENT_PHRASES + _RELATED_PHRASES)

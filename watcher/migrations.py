@@ -160,3 +160,39 @@ def m004_source_health(db: Database) -> None:
         ALTER TABLE sources ADD COLUMN memo TEXT;
         """
     )
+
+
+@migrations()
+def m005_archive(db: Database) -> None:
+    """Backfill and search: articles imported by ``watcher backfill`` are marked (the
+    daemon never re-checks them on its young-article schedule), each source's backfill
+    keeps a checkpoint, and the latest version of every article is indexed for
+    full-text search (FTS5 over the ``latest_versions`` view, accents folded)."""
+    db.executescript(
+        """
+        ALTER TABLE articles ADD COLUMN backfilled INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX articles_published ON articles (published_at);
+
+        CREATE TABLE backfills (
+            source_id TEXT PRIMARY KEY,
+            since TEXT,                      -- the window this checkpoint belongs to
+            until TEXT,
+            cursor TEXT,                     -- JSON: where the walk of the history stands
+            done INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            pages INTEGER NOT NULL DEFAULT 0,
+            discovered INTEGER NOT NULL DEFAULT 0,
+            stored INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE VIRTUAL TABLE search USING fts5(
+            title, text,
+            content = 'latest_versions', content_rowid = 'article_id',
+            tokenize = 'unicode61 remove_diacritics 2'
+        );
+        INSERT INTO search (search) VALUES ('rebuild');
+        """
+    )

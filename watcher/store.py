@@ -353,6 +353,7 @@ class Store:
             _stored_article(row)
             for row in self._all(
                 "SELECT * FROM articles WHERE source_id = ? AND first_seen_at >= ? "
+                "AND NOT backfilled "
                 "AND (version = 0 OR last_checked_at IS NULL OR last_checked_at <= ?) "
                 "ORDER BY version > 0, last_checked_at LIMIT ?",
                 [source_id, isoformat(first_seen_after), isoformat(checked_before), limit],
@@ -389,6 +390,7 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         entry_updated_at: datetime | None,
+        backfilled: bool = False,
     ) -> int:
         """Write a new version of an article (creating the article if needed), its
         vendor mentions, and the events announcing it with their outbox rows, all in one
@@ -396,13 +398,25 @@ class Store:
         now = isoformat(version.fetched_at)
         with self.db.atomic():
             self.db.execute(
-                "INSERT INTO articles (url, source_id, first_seen_at, silent) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (url) DO NOTHING",
-                [url, source_id, now, int(silent)],
+                "INSERT INTO articles (url, source_id, first_seen_at, silent, backfilled) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+                [url, source_id, now, int(silent), int(backfilled)],
             )
             row = self._one("SELECT id FROM articles WHERE url = ?", [url])
             assert row is not None
             article_id = int(row["id"])
+            # The search index holds each article's latest version: out with the old one
+            # (FTS5 needs the indexed values to remove them), in with the new one below.
+            indexed = self._one(
+                "SELECT v.title, v.text FROM versions v JOIN articles a ON a.id = v.article_id "
+                "AND v.number = a.version WHERE a.id = ?",
+                [article_id],
+            )
+            if indexed is not None:
+                self.db.execute(
+                    "INSERT INTO search (search, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                    [article_id, indexed["title"], indexed["text"]],
+                )
             if version.story_id is not None or version.number == 1:
                 self.db.execute(
                     "UPDATE articles SET story_id = ?, link_kind = ?, link_score = ? WHERE id = ?",
@@ -462,6 +476,10 @@ class Store:
                     if version.change
                     else None,
                 ],
+            )
+            self.db.execute(
+                "INSERT INTO search (rowid, title, text) VALUES (?, ?, ?)",
+                [article_id, version.title, version.text],
             )
             for vendor in version.vendors:
                 self.db.execute(
