@@ -180,6 +180,9 @@ class SourceConfig:
     extract: ExtractRules = field(default_factory=ExtractRules)
     options: Any = None
     line: int = 0
+    # Where ``watcher backfill`` reads the source's past (a sitemap or an archive
+    # listing for a feed that only holds its latest items); None: the source itself.
+    history: SourceConfig | None = None
 
     @property
     def effective_jitter(self) -> float:
@@ -399,8 +402,9 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
 _SOURCE_COMMON = {
     "id", "name", "kind", "url", "language", "interval", "jitter", "enabled",
     "require_any", "recheck_for", "recheck_every", "max_articles", "extract", "allow_private",
+    "history",
 }  # fmt: skip
-_SOURCE_FIELDS = _SOURCE_COMMON - {"id", "kind", "url", "extract"}
+_SOURCE_FIELDS = _SOURCE_COMMON - {"id", "kind", "url", "extract", "history"}
 _SOURCE_DEFAULTABLE = {
     "interval", "jitter", "language", "recheck_for", "recheck_every", "max_articles",
 }  # fmt: skip
@@ -450,19 +454,49 @@ def _sources(raw: LineDict, defaults: LineDict, ctx: _Context) -> tuple[SourceCo
             ctx.error(item.line_of("interval"), where, "interval must be positive")
         extract = _build(ExtractRules, _mapping(item, "extract", ctx), where + "extract: ", ctx)
         options = _build(options_cls, _subset(item, option_names), where, ctx)
-        out.append(
-            SourceConfig(
-                id=sid,
-                kind=str(kind),
-                name=values.pop("name", sid),
-                url=str(url),
-                extract=extract,
-                options=options,
-                line=item.line,
-                **values,
-            )
+        source = SourceConfig(
+            id=sid,
+            kind=str(kind),
+            name=values.pop("name", sid),
+            url=str(url),
+            extract=extract,
+            options=options,
+            line=item.line,
+            **values,
         )
+        if "history" in item:
+            history = _history(item, source, where + "history: ", ctx)
+            source = dataclasses.replace(source, history=history)
+        out.append(source)
     return tuple(out)
+
+
+def _history(
+    item: LineDict, source: SourceConfig, where: str, ctx: _Context
+) -> SourceConfig | None:
+    """``history: {kind: sitemap, url: ..., <that kind's options>}``: the index that
+    ``watcher backfill`` walks instead of the source's own."""
+    from watcher.sources import SOURCE_KINDS
+
+    raw = item["history"]
+    if not isinstance(raw, LineDict):
+        ctx.error(item.line_of("history"), where, "must be a mapping with kind and url")
+        return None
+    kind = raw.get("kind", "sitemap")
+    if kind not in SOURCE_KINDS:
+        ctx.error(
+            raw.line_of("kind"), where, f'unknown kind "{kind}"{_hint(str(kind), SOURCE_KINDS)}'
+        )
+        return None
+    options_cls: type[Any] = getattr(SOURCE_KINDS[kind], "Options")  # noqa: B009
+    option_names = {f.name for f in dataclasses.fields(options_cls)}
+    _unknown(raw, {"kind", "url"} | option_names, where, ctx)
+    url = raw.get("url")
+    if not _valid_url(url):
+        ctx.error(raw.line_of("url"), where, f"url must be an http(s) URL, not {url!r}")
+        return None
+    options = _build(options_cls, _subset(raw, option_names), where, ctx)
+    return dataclasses.replace(source, kind=str(kind), url=str(url), options=options, history=None)
 
 
 def _vendors(raw: LineDict, ctx: _Context) -> tuple[VendorConfig, ...]:

@@ -3,9 +3,12 @@ sitemap) into article entries."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from watcher.models import Page, Poll
+from watcher.models import Entry, Page, Poll
 
 if TYPE_CHECKING:
     from watcher.config import SourceConfig
@@ -23,6 +26,40 @@ class Fetch(Protocol):
         accept: str | None = None,
         allow_private: bool = False,
     ) -> Page: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    """The stretch of time ``watcher backfill`` imports: [since, until)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def admits(self, when: datetime | None) -> bool:
+        """Whether an entry dated ``when`` belongs (undated entries do: their page
+        will tell)."""
+        if when is None:
+            return True
+        return (self.since is None or when >= self.since) and (
+            self.until is None or when < self.until
+        )
+
+    def passed(self, when: datetime | None) -> bool:
+        """Whether ``when`` is older than the window: a walk going back in time can stop."""
+        return when is not None and self.since is not None and when < self.since
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a source's past (a sitemap, an archive page, an older feed page):
+    its entries within the window, and where to resume after it (``None``: done)."""
+
+    url: str
+    entries: tuple[Entry, ...]
+    cursor: dict[str, Any] | None
+    # The dates the page showed, in or out of the window: a walk back in time stops
+    # once a whole page is older than the window.
+    dates: tuple[datetime, ...] = ()
 
 
 class SourceKind(Protocol):
@@ -43,4 +80,11 @@ class SourceKind(Protocol):
     ) -> Poll:
         """Fetch the index (conditionally) and return the entries it lists. ``memo`` is
         what the previous poll returned in ``Poll.memo``."""
+        ...
+
+    def history(
+        self, fetch: Fetch, window: Window, cursor: dict[str, Any] | None
+    ) -> AsyncIterator[HistoryPage]:
+        """Walk the source's past, newest first, from ``cursor`` (a previous page's
+        ``cursor``) or from the start (``None``), one page at a time."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,7 +17,7 @@ from watcher.encoding import decode_html
 from watcher.errors import ParseError
 from watcher.models import Entry, Page, Poll
 from watcher.sources import register
-from watcher.sources.base import Fetch
+from watcher.sources.base import Fetch, HistoryPage, Window
 from watcher.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -48,16 +49,23 @@ class FeedSource:
     The url may also be a site's home page: the feed it announces with
     ``<link rel="alternate" type="application/rss+xml">`` is found and used from then on
     (``watcher check --discover`` shows which).
+
+    ``watcher backfill`` follows the feed's archive links (RFC 5005 ``prev-archive``,
+    or ``next`` in paged feeds), or the ``archive`` address pattern; most feeds hold
+    only their latest items, so a source can also name a ``history:`` sitemap.
     """
 
     kind: ClassVar[str] = "feed"
 
     @dataclass(frozen=True)
     class Options:
-        """A feed needs nothing beyond the common source keys."""
+        # For backfill, a paged feed's address with {n} for the page number (WordPress:
+        # https://example.org/feed/?paged={n}); RFC 5005 archive links need nothing.
+        archive: str | None = None
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
+        self.options: FeedSource.Options = config.options or FeedSource.Options()
 
     async def poll(
         self,
@@ -103,6 +111,52 @@ class FeedSource:
             accept=FEED_ACCEPT,
             allow_private=self.config.allow_private,
         )
+
+    async def history(
+        self, fetch: Fetch, window: Window, cursor: dict[str, Any] | None
+    ) -> AsyncIterator[HistoryPage]:
+        """The feed, then its older pages; the cursor is the next page to read."""
+        url, number = (cursor["url"], int(cursor["n"])) if cursor else (self.config.url, 1)
+        seen: set[str] = set()
+        while url:
+            seen.add(url)
+            page = await self._get(fetch, url, None, None)
+            try:
+                entries, _warnings = parse_feed(
+                    page.content, url=page.url, content_type=page.content_type
+                )
+            except ParseError:
+                found = discover_feed(page.content, page.url) if number == 1 else None
+                if found is None or found in seen:
+                    raise
+                url = found  # a home page: read the feed it announces instead
+                continue
+            following = archive_link(page.content, page.url)
+            if following is None and self.options.archive and entries:
+                following = self.options.archive.format(n=number + 1)
+            if following in seen:
+                following = None
+            number += 1
+            yield HistoryPage(
+                url=url,
+                entries=tuple(e for e in entries if window.admits(_entry_date(e))),
+                cursor={"url": following, "n": number} if following else None,
+                dates=tuple(d for d in (_entry_date(e) for e in entries) if d is not None),
+            )
+            url = following or ""
+
+
+def _entry_date(entry: Entry) -> datetime | None:
+    return entry.published_at or entry.updated_at
+
+
+def archive_link(content: bytes, url: str) -> str | None:
+    """The next older page of a feed: RFC 5005's ``prev-archive`` link, or ``next``
+    in a paged feed (Atom and RSS with ``atom:link``)."""
+    parsed: Any = feedparser.parse(content, response_headers={"content-location": url})
+    links = {link.get("rel"): link.get("href") for link in parsed.feed.get("links", [])}
+    found = links.get("prev-archive") or links.get("next")
+    return urljoin(url, found) if found else None
 
 
 _FEED_TYPES = (

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from watcher.dates import parse_date
 from watcher.encoding import decode_html
 from watcher.errors import ParseError
 from watcher.models import Entry, Page, Poll
 from watcher.sources import register
-from watcher.sources.base import Fetch
+from watcher.sources.base import Fetch, HistoryPage, Window
 from watcher.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -42,9 +45,13 @@ class ListingSource:
       links: "h2.title a"        # CSS selector of article links (optional: a good guess)
       next: "a.next"             # optional: the "next page" link to follow
       pages: 1                   # listing pages read per poll
+      archive: "https://www.ticsante.com/actualites?page={n}"  # optional, for backfill
     ```
 
     Only links to the listing's own site are kept (``same_site: false`` keeps all).
+    ``watcher backfill`` follows the "next" links (``rel=next``, "suivant", the
+    ``next`` selector) or, with ``archive``, pages 2, 3, ... of that address, until a
+    whole page is older than the window. A teaser's ``<time datetime>`` dates its link.
     """
 
     kind: ClassVar[str] = "listing"
@@ -55,6 +62,7 @@ class ListingSource:
         next: str | None = None
         pages: int = 1
         same_site: bool = True
+        archive: str | None = None  # archive page address, with {n} for the page number
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
@@ -107,6 +115,36 @@ class ListingSource:
             url, etag=etag, last_modified=last_modified, allow_private=self.config.allow_private
         )
 
+    async def history(
+        self, fetch: Fetch, window: Window, cursor: dict[str, Any] | None
+    ) -> AsyncIterator[HistoryPage]:
+        """The listing, then each older page; the cursor is the next page to read."""
+        url, number = (cursor["url"], int(cursor["n"])) if cursor else (self.config.url, 1)
+        seen: set[str] = set()
+        while url:
+            page = await self._get(fetch, url, None, None)
+            entries, following = parse_listing(
+                page.content,
+                url=page.url,
+                links=self.options.links,
+                next_selector=self.options.next,
+                same_site=self.options.same_site,
+            )
+            fresh = [e for e in entries if e.url not in seen]
+            seen.update(e.url for e in entries)
+            if self.options.archive:
+                following = self.options.archive.format(n=number + 1) if fresh else None
+            elif not fresh:
+                following = None  # a "next" link that leads back to what we saw: the end
+            number += 1
+            yield HistoryPage(
+                url=url,
+                entries=tuple(e for e in fresh if window.admits(e.published_at)),
+                cursor={"url": following, "n": number} if following else None,
+                dates=tuple(e.published_at for e in fresh if e.published_at is not None),
+            )
+            url = following or ""
+
 
 def _site(url: str) -> str:
     return (urlsplit(url).hostname or "").removeprefix("www.")
@@ -140,7 +178,7 @@ def parse_listing(
         ):
             continue
         seen.add(target)
-        entries.append(Entry(url=target, title=title or None))
+        entries.append(Entry(url=target, title=title or None, published_at=_teaser_date(anchor)))
     following = None
     node = tree.css_first(next_selector or _NEXT)
     if node is not None and node.attributes.get("href"):
@@ -148,3 +186,19 @@ def parse_listing(
         if candidate.startswith(("http://", "https://")) and candidate != url:
             following = candidate
     return entries, following
+
+
+def _teaser_date(anchor: LexborNode) -> datetime | None:
+    """The ``<time datetime>`` of the teaser around a link: the nearest ancestor (three
+    levels up at most) holding one time element and no other article link."""
+    node = anchor.parent
+    for _ in range(3):
+        if node is None:
+            return None
+        times = node.css("time[datetime]")
+        if len(times) == 1 and len(node.css("a[href]")) <= 2:
+            return parse_date(times[0].attributes.get("datetime"))
+        if len(times) > 1:
+            return None
+        node = node.parent
+    return None

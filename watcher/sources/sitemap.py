@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
@@ -17,7 +17,7 @@ from watcher.dates import parse_date
 from watcher.errors import ParseError
 from watcher.models import Entry, Page, Poll, utcnow
 from watcher.sources import register
-from watcher.sources.base import Fetch
+from watcher.sources.base import Fetch, HistoryPage, Window
 from watcher.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -118,6 +118,38 @@ class SitemapSource:
             accept=SITEMAP_ACCEPT,
             allow_private=self.config.allow_private,
         )
+
+    async def history(
+        self, fetch: Fetch, window: Window, cursor: dict[str, Any] | None
+    ) -> AsyncIterator[HistoryPage]:
+        """Every sitemap under the index, newest first; children whose ``lastmod`` is
+        older than the window are not read, URLs outside it are left out. The cursor is
+        the queue of sitemaps still to read."""
+        queue: list[str] = list(cursor["queue"]) if cursor else [self.config.url]
+        while queue:
+            url = queue.pop(0)
+            sitemap = parse_sitemap((await self._get(fetch, url, None, None)).content, url=url)
+            children = [c for c in sitemap.children if not window.passed(c.lastmod)]
+            children.sort(key=_newest_first)
+            queue = [c.url for c in children] + queue  # depth first: finish one branch
+            dates = tuple(d for d in (_moment(e) for e in sitemap.entries) if d is not None)
+            entries = [e for e in sitemap.entries if window.admits(_moment(e))]
+            entries.sort(key=lambda e: _moment(e) or _EPOCH, reverse=True)
+            yield HistoryPage(
+                url=url,
+                entries=tuple(_unique(entries)),
+                cursor={"queue": queue} if queue else None,
+                # An index is not a page of dated articles: it never ends the walk.
+                dates=dates if not sitemap.children else (),
+            )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _newest_first(link: SitemapLink) -> tuple[int, float]:
+    # Undated children last: with no date, a sitemap may as well be the oldest.
+    return (0, -link.lastmod.timestamp()) if link.lastmod else (1, 0.0)
 
 
 def _moment(entry: Entry) -> datetime | None:
