@@ -397,3 +397,27 @@ async def test_an_empty_rate_limit_bucket_delays_the_next_request(
             await discord.send(make_event())
     assert waits == [1.5] and route.call_count == 2
     assert caught.value.retry_after == pytest.approx(120)
+
+
+def _readme_example(heading: str) -> Any:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split(heading, 1)[1]
+    return json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+
+
+def test_the_readme_example_is_what_the_sink_sends() -> None:
+    line = "The trust now expects to go live in December"
+    change = Change(
+        from_version=1,
+        added=(f"{line} 2024.",),
+        removed=(f"{line} 2019.",),
+        diff="",
+        classes=("correction",),
+        replaced=((f"{line} 2019.", f"{line} 2024."),),
+    )
+    event = make_event(
+        event_id="evt_bd7wlxi5slm7brvx3s6dj2ak", event_type="article.updated", change=change
+    )
+    assert _readme_example("### Discord message") == build_message(event)

@@ -379,3 +379,12 @@ def test_hostile_strings_survive_as_literal_text() -> None:
             assert shown == f"a {hostile.replace(chr(0), '').replace(chr(27), '')} b"
         elif "{{DATE" not in hostile:
             assert shown == f"a {hostile} b"
+
+
+def test_the_readme_example_is_a_valid_card() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("### Teams card", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    card = validate(json.loads(example))
+    assert lines(card)[0] == "Updated: Cerner suspends design work"

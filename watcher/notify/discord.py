@@ -50,10 +50,13 @@ _LINE_START = re.compile(r"^(\s*)(?:([#>+-])|(\d+)\.)", re.MULTILINE)
 _ROLE_ID = re.compile(r"^\d{5,25}$")
 
 
-def escape(text: str) -> str:
+def escape(text: str, *, inline: bool = False) -> str:
     """User text as Discord shows it literally: every markdown character escaped with a
-    backslash (``<`` too, so ``<@123>`` or ``<t:0>`` stay text)."""
+    backslash (``<`` too, so ``<@123>`` or ``<t:0>`` stay text). ``inline`` text sits
+    inside a line, where heading, quote and list markers mean nothing."""
     text = _INLINE.sub(r"\\\1", summary.printable(text))
+    if inline:
+        return text
     return _LINE_START.sub(
         lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\."), text
     )
@@ -101,7 +104,11 @@ _LEVELS = (
 
 def _mark(old: str, new: str) -> str:
     return summary.render_edit(
-        old, new, text=escape, gone=lambda s: f"~~{escape(s)}~~", came=lambda s: f"**{escape(s)}**"
+        old,
+        new,
+        text=escape,
+        gone=lambda s: f"~~{escape(s, inline=True)}~~",
+        came=lambda s: f"**{escape(s, inline=True)}**",
     )
 
 
