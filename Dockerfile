@@ -51,9 +51,13 @@ RUN groupadd --gid 10001 watcher \
 COPY --from=builder /opt/venv /opt/venv
 COPY sources.yaml /app/sources.yaml
 
+# The endpoints (/healthz, /readyz, /metrics, /status) listen on all interfaces inside
+# the container; publish the port only where you want it seen.
 ENV PATH=/opt/venv/bin:$PATH \
     WATCHER_CONFIG=/app/sources.yaml \
     WATCHER_STATE=/app/state \
+    WATCHER_HTTP_HOST=0.0.0.0 \
+    WATCHER_HTTP_PORT=8080 \
     PYTHONUNBUFFERED=1
 
 WORKDIR /app

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run once check-config test check fmt lock bench-extraction clean
+.PHONY: run once check-config test check fmt lock bench-extraction bench-changes clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ $(BENCH_STAMP): requirements/bench.txt $(STAMP)
 
 bench-extraction: $(BENCH_STAMP)  ## watcher's extractor vs trafilatura and readability-lxml on ../shared/corpus
 	$(BIN)/python benchmarks/extraction.py $(BENCH_ARGS)
+
+bench-changes: $(STAMP)  ## change detection on ../shared/corpus: false changes, missed edits, copies linked, lookups
+	$(BIN)/python benchmarks/changes.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

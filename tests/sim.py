@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -114,12 +115,69 @@ def rss(site_title: str, base: str, articles: list[SimArticle]) -> str:
 </channel></rss>"""
 
 
-class SimSite:
-    """The site's state; ``handle()`` answers one GET like a well-behaved server."""
+def home_page(site_title: str, base: str, articles: list[SimArticle]) -> str:
+    """A home page that announces its feed and links the latest articles."""
+    links = "".join(
+        f'<li class="teaser"><a href="{base}/articles/{a.slug}">{html.escape(a.title)}</a></li>'
+        for a in articles
+    )
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(site_title)}</title>
+<link rel="alternate" type="application/rss+xml" title="RSS" href="/feed.xml">
+</head><body><ul class="news">{links}</ul></body></html>"""
 
-    def __init__(self, base: str = "http://sim.example", title: str = "Sim Santé") -> None:
+
+def listing_page(base: str, articles: list[SimArticle], page: int, more: bool) -> str:
+    """One page of the paginated archive, newest first, with a "next" link."""
+    links = "".join(
+        f'<article class="teaser"><a href="{base}/articles/{a.slug}">{html.escape(a.title)}</a>'
+        f'<time datetime="{a.published.isoformat()}"></time></article>'
+        for a in articles
+    )
+    nxt = f'<a rel="next" href="/news?page={page + 1}">Page suivante</a>' if more else ""
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Actualités</title></head>
+<body><main class="archive">{links}</main><nav class="pagination">{nxt}</nav></body></html>"""
+
+
+def sitemap_index(base: str, months: list[str]) -> str:
+    items = "".join(f"<sitemap><loc>{base}/sitemaps/{m}.xml</loc></sitemap>" for m in months)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</sitemapindex>'
+    )
+
+
+def urlset(base: str, articles: list[SimArticle]) -> str:
+    items = "".join(
+        f"<url><loc>{base}/articles/{a.slug}</loc><lastmod>{a.published.isoformat()}</lastmod></url>"
+        for a in articles
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</urlset>'
+    )
+
+
+class SimSite:
+    """The site's state; ``handle()`` answers one GET like a well-behaved server.
+
+    Paths: ``/`` (home page announcing the feed), ``/feed.xml`` (the latest
+    ``feed_size`` articles), ``/news?page=N`` (paginated archive, ``page_size`` per
+    page), ``/sitemap.xml`` (an index of monthly ``/sitemaps/YYYY-MM.xml`` urlsets),
+    ``/articles/SLUG`` and ``/robots.txt``.
+    """
+
+    def __init__(
+        self,
+        base: str = "http://sim.example",
+        title: str = "Sim Santé",
+        *,
+        feed_size: int | None = None,
+        page_size: int = 10,
+    ) -> None:
         self.base = base
         self.title = title
+        self.feed_size = feed_size
+        self.page_size = page_size
         self.articles: dict[str, SimArticle] = {}
         self.order: list[str] = []
         self.failing: dict[str, int] = {}  # path -> status to answer with
@@ -129,7 +187,7 @@ class SimSite:
         self.hits: list[Hit] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def add(self, article: SimArticle) -> SimArticle:
         with self._lock:
@@ -138,13 +196,29 @@ class SimSite:
         return article
 
     def feed_articles(self) -> list[SimArticle]:
-        return [self.articles[s] for s in self.order]
+        slugs = self.order if self.feed_size is None else self.order[: self.feed_size]
+        return [self.articles[s] for s in slugs]
+
+    def newest_first(self) -> list[SimArticle]:
+        return sorted(self.articles.values(), key=lambda a: a.published, reverse=True)
+
+    def _months(self) -> dict[str, list[SimArticle]]:
+        months: dict[str, list[SimArticle]] = {}
+        for article in self.newest_first():
+            months.setdefault(article.published.strftime("%Y-%m"), []).append(article)
+        return months
 
     def begin(self, path: str, headers: dict[str, str]) -> None:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.hits.append(Hit(path, dict(headers), time.monotonic(), self.in_flight))
+            self._lock.notify_all()
+
+    def wait_for_hit(self, done: Callable[[list[Hit]], bool], timeout: float = 10.0) -> bool:
+        """Block until ``done(hits)`` holds (checked at each request) or time out."""
+        with self._lock:
+            return self._lock.wait_for(lambda: done(self.hits), timeout=timeout)
 
     def end(self) -> None:
         with self._lock:
@@ -155,7 +229,9 @@ class SimSite:
             self.requests.append((path, dict(headers)))
             bare = path.split("?")[0]
             fault = self.faults.get(bare)
-            if fault is not None and (fault.times is None or fault.times > 0):
+            if fault is not None and fault.times is not None and fault.times <= 0:
+                fault = None  # the misbehaviour is over: answer normally
+            if fault is not None:
                 if fault.times is not None:
                     fault.times -= 1
                 if fault.status is not None or fault.body is not None or fault.stream is not None:
@@ -173,9 +249,32 @@ class SimSite:
                 if self.robots is None:
                     return Response(404, {"Content-Type": "text/plain"}, b"not found")
                 return Response(200, {"Content-Type": "text/plain"}, self.robots.encode())
+            query = path.partition("?")[2]
             if bare == "/feed.xml":
                 body = rss(self.title, self.base, self.feed_articles()).encode()
                 content_type = "application/rss+xml; charset=utf-8"
+            elif bare == "/":
+                body = home_page(self.title, self.base, self.newest_first()[:10]).encode()
+                content_type = "text/html; charset=utf-8"
+            elif bare == "/news":
+                page = int(query.removeprefix("page=") or 1) if query.startswith("page=") else 1
+                ordered = self.newest_first()
+                start = (page - 1) * self.page_size
+                if page < 1 or (start >= len(ordered) and page > 1):
+                    return Response(404, {"Content-Type": "text/plain"}, b"not found")
+                chunk = ordered[start : start + self.page_size]
+                more = start + self.page_size < len(ordered)
+                body = listing_page(self.base, chunk, page, more).encode()
+                content_type = "text/html; charset=utf-8"
+            elif bare == "/sitemap.xml":
+                body = sitemap_index(self.base, list(self._months())).encode()
+                content_type = "application/xml"
+            elif bare.startswith("/sitemaps/") and bare.endswith(".xml"):
+                month = self._months().get(bare.removeprefix("/sitemaps/").removesuffix(".xml"))
+                if month is None:
+                    return Response(404, {"Content-Type": "text/plain"}, b"not found")
+                body = urlset(self.base, month).encode()
+                content_type = "application/xml"
             elif bare.startswith("/articles/") and bare.removeprefix("/articles/") in self.articles:
                 article = self.articles[bare.removeprefix("/articles/")]
                 body = article_page(article, self.base).encode()
@@ -248,11 +347,19 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.status = 200
+        self.delay = 0.0  # seconds between reading a delivery and answering it
+        self.fail_rate = 0.0  # share of requests answered 503 at random
+        self.rng = random.Random(7)
+        self.requests = 0
+        self.release = threading.Event()  # set at shutdown: slow answers give up
         self._changed = threading.Condition()
 
     def record(self, headers: dict[str, str], body: bytes) -> int:
         with self._changed:
+            self.requests += 1
             status = self.status
+            if status < 300 and self.fail_rate and self.rng.random() < self.fail_rate:
+                status = 503
             if status < 300:
                 self.received.append(Received({k.lower(): v for k, v in headers.items()}, body))
             self._changed.notify_all()
@@ -260,8 +367,12 @@ class WebhookReceiver:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         """Block until ``count`` deliveries were accepted (or time out): no polling."""
+        return self.wait_until(lambda received: len(received) >= count, timeout)
+
+    def wait_until(self, done: Callable[[list[Received]], bool], timeout: float = 10.0) -> bool:
+        """Block until ``done(received)`` holds (checked at each delivery) or time out."""
         with self._changed:
-            return self._changed.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+            return self._changed.wait_for(lambda: done(self.received), timeout=timeout)
 
 
 class _ReceiverHandler(BaseHTTPRequestHandler):
@@ -271,6 +382,8 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         status = self.receiver.record(dict(self.headers), body)
+        if self.receiver.delay:
+            self.receiver.release.wait(self.receiver.delay)  # a slow receiver
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -283,7 +396,7 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
 def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -310,5 +423,9 @@ def serve_site(site: SimSite) -> Iterator[str]:
 @contextmanager
 def serve_receiver(receiver: WebhookReceiver) -> Iterator[str]:
     handler = type("ReceiverHandler", (_ReceiverHandler,), {"receiver": receiver})
-    with _serve(handler) as base:
-        yield base + "/hook"
+    try:
+        with _serve(handler) as base:
+            yield base + "/hook"
+            receiver.release.set()
+    finally:
+        receiver.release.set()

@@ -245,3 +245,152 @@ def test_diff_shows_versions_and_the_change(tmp_path: Path) -> None:
     assert (
         unknown.exit_code == 1 and "no stored article for https://a.example/nope" in unknown.output
     )
+
+
+def test_sources_shows_each_sources_health(write_config: Write, tmp_path: Path) -> None:
+    config = write_config(
+        CONFIG.replace(
+            "sinks:",
+            "  - id: gone\n    url: https://gone.example/feed.xml\n"
+            "  - id: later\n    url: https://later.example/feed.xml\n    enabled: false\nsinks:",
+        )
+    )
+    state = tmp_path / "state"
+    base = ["--config", str(config), "--state", str(state), "--log-level", "error"]
+    before = CliRunner().invoke(cli, [*base, "sources"])
+    assert before.exit_code == 1 and "no state database" in before.output
+    site = SimSite(base="https://sim.example")
+    site.add(SimArticle("a1", "Rennes choisit Cerner", ["Le CHU de Rennes a choisi Cerner."]))
+    with respx.mock:
+        respx.route(host="sim.example").mock(side_effect=lambda request: _answer(site, request))
+        respx.route(host="gone.example").mock(return_value=httpx.Response(410))
+        assert CliRunner().invoke(cli, [*base, "once"]).exit_code == 0
+    table = CliRunner().invoke(cli, [*base, "sources"])
+    assert table.exit_code == 0, table.output
+    lines = {line.split()[0]: line for line in table.output.splitlines()[2:] if line.strip()}
+    assert lines["sim"].split()[1:3] == ["feed", "ok"]
+    assert lines["gone"].split()[1:3] == ["feed", "gone"] and "HTTP 410" in lines["gone"]
+    assert "new (disabled)" in lines["later"]
+    rows = [
+        json.loads(line)
+        for line in CliRunner().invoke(cli, [*base, "sources", "--json"]).output.splitlines()
+    ]
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["sim"]["state"] == "ok" and by_id["sim"]["articles"] == 1
+    assert by_id["gone"]["failures"] == 1 and by_id["gone"]["next_poll_at"] is not None
+    assert by_id["later"] == by_id["later"] | {"state": "new", "enabled": False, "articles": 0}
+
+
+def test_check_discover_finds_the_feed_a_home_page_announces(
+    write_config: Write, tmp_path: Path
+) -> None:
+    config = write_config(
+        CONFIG.replace("url: https://sim.example/feed.xml", "url: https://sim.example/").replace(
+            "sinks:", "  - id: gone\n    url: https://gone.example/feed.xml\nsinks:"
+        )
+    )
+    site = SimSite(base="https://sim.example")
+    site.add(SimArticle("a1", "Rennes choisit Cerner", ["Le CHU de Rennes a choisi Cerner."]))
+    with respx.mock:
+        respx.route(host="sim.example").mock(side_effect=lambda request: _answer(site, request))
+        respx.route(host="gone.example").mock(return_value=httpx.Response(404))
+        result = CliRunner().invoke(
+            cli, ["--config", str(config), "--state", str(tmp_path), "check", "--discover"]
+        )
+    assert result.exit_code == 1, result.output  # a source fails: scripts can tell
+    assert (
+        "sim   1 entries from the feed it announces, https://sim.example/feed.xml" in result.output
+    )
+    assert "- Rennes choisit Cerner" in result.output
+    assert "gone  gone: HTTP 404" in result.output
+    assert not (tmp_path / "watcher.db").exists()  # nothing stored
+
+
+def test_outbox_lists_dead_events_and_deliver_retry_dead_replays_them(
+    write_config: Write, tmp_path: Path
+) -> None:
+    config = write_config(
+        CONFIG.replace(
+            "  - id: log\n    kind: log\n",
+            "  - id: hook\n    kind: webhook\n    url: https://hook.example/in\n",
+        )
+    )
+    base = ["--config", str(config), "--state", str(tmp_path / "state"), "--log-level", "error"]
+    site = SimSite(base="https://sim.example")
+    site.add(SimArticle("a1", "Rennes choisit Cerner", ["Le CHU de Rennes a choisi Cerner."]))
+    with respx.mock:
+        respx.route(host="sim.example").mock(side_effect=lambda request: _answer(site, request))
+        hook = respx.post("https://hook.example/in").mock(return_value=httpx.Response(404))
+        assert CliRunner().invoke(cli, [*base, "once"]).exit_code == 0  # baseline
+        site.add(SimArticle("a2", "Nantes choisit Cerner", ["Le CHU de Nantes a choisi Cerner."]))
+        second = CliRunner().invoke(cli, [*base, "once"])
+        assert "delivered: 0 sent, 0 to retry, 1 dead" in second.output
+        listing = CliRunner().invoke(cli, [*base, "outbox"])
+        assert listing.exit_code == 0, listing.output
+        assert "hook: 0 pending, 1 dead, 0 sent" in listing.output
+        assert "Nantes choisit Cerner" in listing.output and "HTTP 404" in listing.output
+        (row,) = [
+            json.loads(line)
+            for line in CliRunner().invoke(cli, [*base, "outbox", "--json"]).output.splitlines()
+        ]
+        assert row["status"] == "dead" and row["type"] == "article.new"
+        plain = CliRunner().invoke(cli, [*base, "deliver"])
+        assert plain.exit_code == 0 and "delivered: 0 sent" in plain.output  # dead stays dead
+        hook.mock(return_value=httpx.Response(204))
+        unknown = CliRunner().invoke(cli, [*base, "deliver", "--retry-dead", "--sink", "nope"])
+        assert unknown.exit_code == 2 and "no sink with id 'nope' (sinks: hook)" in unknown.output
+        replay = CliRunner().invoke(cli, [*base, "deliver", "--retry-dead", "--sink", "hook"])
+    assert replay.exit_code == 0, replay.output
+    assert "requeued: 1 dead events" in replay.output and "delivered: 1 sent" in replay.output
+    assert hook.calls.last.request.headers["webhook-id"] == row["event_id"]
+    after = CliRunner().invoke(cli, [*base, "outbox"])
+    assert "hook: 0 pending, 0 dead, 1 sent" in after.output and "nothing waiting" in after.output
+
+
+def test_notify_test_sends_a_sample_and_never_prints_secrets(
+    write_config: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    import standardwebhooks
+
+    secret = "whsec_" + base64.b64encode(b"notify-test-secret-notify-test!!").decode()
+    monkeypatch.setenv("HOOK_URL", "https://hook.example/in/S3CR3T-T0KEN")
+    monkeypatch.setenv("HOOK_SECRET", secret)
+    config = write_config(
+        CONFIG.replace(
+            "  - id: log\n    kind: log\n",
+            "  - id: hook\n    kind: webhook\n    url: ${HOOK_URL}\n    secret: ${HOOK_SECRET}\n"
+            "  - id: chat\n    kind: slack\n    url: https://hooks.slack.example/services/XOXB\n",
+        )
+    )
+    base = ["--config", str(config), "--state", str(tmp_path / "state"), "--log-level", "debug"]
+    with respx.mock:
+        hook = respx.post("https://hook.example/in/S3CR3T-T0KEN").mock(
+            return_value=httpx.Response(200)
+        )
+        slack = respx.post("https://hooks.slack.example/services/XOXB").mock(
+            return_value=httpx.Response(200)
+        )
+        ok = CliRunner().invoke(cli, [*base, "notify-test", "hook", "--type", "article.updated"])
+        digest = CliRunner().invoke(cli, [*base, "notify-test", "chat", "--digest"])
+        hook.mock(return_value=httpx.Response(500))
+        failed = CliRunner().invoke(cli, [*base, "notify-test", "hook"])
+        unknown = CliRunner().invoke(cli, [*base, "notify-test", "nope"])
+    assert ok.exit_code == 0, ok.output
+    assert "hook: delivered a sample article.updated event (evt_test_" in ok.output
+    request = hook.calls[0].request
+    body = standardwebhooks.Webhook(secret).verify(request.content, dict(request.headers))
+    assert body["type"] == "article.updated"
+    assert body["data"]["article"]["title"] == "[test] Hospital group picks Oracle Health"
+    assert body["data"]["change"]["classes"] == ["correction"]
+    assert digest.exit_code == 0 and "a sample digest of 3 events" in digest.output
+    assert (
+        "watcher digest · 3 events"
+        in json.loads(slack.calls[0].request.content)["blocks"][0]["text"]["text"]
+    )
+    assert failed.exit_code == 1 and "hook: not delivered: webhook hook: HTTP 500" in failed.output
+    assert unknown.exit_code == 2 and "no sink with id 'nope'" in unknown.output
+    for result in (ok, digest, failed, unknown):
+        assert "S3CR3T" not in result.output and secret not in result.output
+        assert "XOXB" not in result.output

@@ -77,6 +77,18 @@ def test_split_sentences() -> None:
         "« Trois » dit-il.",
         "Quatre",
     ]
+    # A quote inside a quote closes with ’” (typographic quotes): still a sentence end.
+    assert split_sentences("“He said ‘no.’” Then he left.") == ["“He said ‘no.’”", "Then he left."]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("en abril en India", "en mayo en India"), ("im März begonnen", "im April begonnen")],
+)
+def test_spanish_and_german_month_edits_are_corrections(old: str, new: str) -> None:
+    text = f"Das Projekt hat {old}, sagte die Klinik. Es kostet 3 Millionen Euro."
+    change = compare("T", text, "T", text.replace(old, new), from_version=1)
+    assert change is not None and change.classes == ("correction",)
 
 
 @pytest.mark.parametrize(
@@ -129,6 +141,17 @@ FULL = (
         (FULL, BODY, False),  # the long one is not a teaser of the short one
         (BODY.replace("Rennes", "Nantes"), FULL, False),  # an edit, not a teaser
         ("Un autre article.", FULL, False),
+        # A long paragraph removed from the middle leaves a shorter text made of the
+        # full one's sentences, but not its opening: an edit, never a teaser.
+        (
+            BODY + "\n\n" + FULL.split("\n\n")[-1][-200:],
+            BODY
+            + "\n\n"
+            + "Un paragraphe entier supprimé ensuite, long de plusieurs phrases. " * 8
+            + "\n\n"
+            + FULL.split("\n\n")[-1][-200:],
+            False,
+        ),
     ],
 )
 def test_paywall_teasers(short: str, long: str, teaser: bool) -> None:

@@ -81,6 +81,8 @@ def test_state_is_a_volume_and_the_config_is_in_app(
     assert env["WATCHER_CONFIG"] == "/app/sources.yaml"
     assert env["WATCHER_STATE"] == STATE
     assert env["PYTHONUNBUFFERED"] == "1"
+    # The endpoints answer the HEALTHCHECK and Prometheus from outside the container.
+    assert env["WATCHER_HTTP_HOST"] == "0.0.0.0" and env["WATCHER_HTTP_PORT"] == "8080"
 
 
 def test_healthcheck_gets_healthz_with_the_stdlib(final_stage: list[dict[str, Any]]) -> None:

@@ -134,3 +134,55 @@ def test_configured_selectors_override_the_generic_finder() -> None:
 def test_bad_html_never_raises(html: str) -> None:
     article = extract(html, "https://example.org/x")
     assert isinstance(article.paragraphs, tuple)
+
+
+ARTICLE_PARAGRAPHS = (
+    "<p>Le CHU de Nantes a retenu le DPI DxCare de Dedalus pour ses 3 000 lits, après un "
+    "appel d'offres de dix-huit mois, a indiqué sa direction jeudi.</p>"
+    "<p>Le déploiement commencera en septembre par les services de médecine, puis la "
+    "chirurgie en 2023, selon le calendrier présenté aux équipes.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "This article has been read 12,345 times.",
+        "Cet article a été lu 12 345 fois.",
+        "Dieser Artikel wurde 1.234 Mal gelesen.",
+        "Este artículo ha sido leído 1.234 veces.",
+        "12\u202f345 vues",
+        "1,234 views · 3 min read",
+        "Updated 3 minutes ago",
+        "Mis à jour il y a 3 minutes",
+        "Aktualisiert vor 3 Minuten",
+        "Actualizado hace 3 minutos",
+    ],
+)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_counters_and_relative_times_are_not_article_text(line: str, where: str) -> None:
+    """They change at every visit: kept, each fetch would be an edit."""
+    meta = f'<div class="meta">{line}</div>'
+    body = meta + ARTICLE_PARAGRAPHS if where == "before" else ARTICLE_PARAGRAPHS + meta
+    article = extract(f"<body><article><h1>Titre</h1>{body}</article></body>", "https://x.org/a")
+    assert line not in article.text and len(article.paragraphs) == 2
+
+
+def test_a_counter_word_in_a_caption_is_not_a_counter() -> None:
+    html = (
+        "<body><article>" + ARTICLE_PARAGRAPHS + "<p>12 views of the hospital</p></article></body>"
+    )
+    removed = {r.text: r.reason for r in extract(html, "https://x.org/a").removed}
+    assert removed.get("12 views of the hospital") != "audience counter"
+
+
+def test_spam_does_not_swallow_the_pages_own_section_headings() -> None:
+    html = f"""<body><article><h1>Titre</h1>{ARTICLE_PARAGRAPHS}
+    <p>Buy cheap viagra online</p><p>More from Sim Santé</p>
+    <ul><li><a href="/1">Une autre actualité du jour sur les hôpitaux</a></li>
+    <li><a href="/2">Encore une autre actualité du jour</a></li></ul>
+    </article></body>"""
+    article = extract(html, "https://x.org/a")
+    assert "viagra" not in article.text and "autre actualité" not in article.text
+    reasons = {r.text: r.reason for r in article.removed}
+    assert reasons["More from Sim Santé"] != "spam"  # the heading ended the article itself

@@ -7,6 +7,7 @@ The public API, for scripts and for the CLI::
         report = await w.run_once()
 """
 
+from watcher._version import __version__
 from watcher.config import Settings, SinkConfig, SourceConfig, VendorConfig
 from watcher.config import load as load_config
 from watcher.daemon import RunReport, Watcher, serve
@@ -20,8 +21,6 @@ from watcher.errors import (
     WatcherError,
 )
 from watcher.models import Article, Change, Entry, Event, Page, VendorMatch, Version
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Article",

@@ -4,11 +4,13 @@ search, export and statistics). Read-only, over the store; the CLI prints the an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from watcher.config import Settings
 from watcher.diff import compare
 from watcher.errors import WatcherError
 from watcher.models import Change, Version
-from watcher.store import Store, StoredArticle
+from watcher.store import SourceState, Store, StoredArticle
 from watcher.urls import canonicalize
 
 
@@ -64,3 +66,61 @@ def version_diff(
 def _previous(by_number: dict[int, Version], number: int) -> int:
     earlier = [n for n in by_number if n < number]
     return max(earlier) if earlier else number
+
+
+@dataclass(frozen=True)
+class SourceOverview:
+    """One line of ``watcher sources``: a source's configuration and its health."""
+
+    id: str
+    kind: str
+    url: str
+    configured: bool  # False: in the database, no longer in the config
+    enabled: bool
+    state: SourceState
+    articles: int
+    last_article_at: datetime | None
+
+
+def source_overview(settings: Settings | None, store: Store) -> list[SourceOverview]:
+    """Every source, configured or remembered, with its stored health and article count.
+
+    A configured source that was never polled shows as ``new``."""
+    stored = {s.id: s for s in store.sources()}
+    counts = store.source_article_counts()
+    kinds = {row["id"]: (row["kind"], row["url"]) for row in store.source_rows()}
+    rows = []
+    configured = settings.sources if settings else []
+    for source in configured:
+        count, last = counts.get(source.id, (0, None))
+        rows.append(
+            SourceOverview(
+                id=source.id,
+                kind=source.kind,
+                url=source.url,
+                configured=True,
+                enabled=source.enabled,
+                state=stored.get(source.id) or SourceState(id=source.id),
+                articles=count,
+                last_article_at=last,
+            )
+        )
+    known = {s.id for s in configured}
+    for source_id, state in stored.items():
+        if source_id in known:
+            continue
+        kind, url = kinds.get(source_id, ("?", ""))
+        count, last = counts.get(source_id, (0, None))
+        rows.append(
+            SourceOverview(
+                id=source_id,
+                kind=kind,
+                url=url,
+                configured=False,
+                enabled=False,
+                state=state,
+                articles=count,
+                last_article_at=last,
+            )
+        )
+    return rows

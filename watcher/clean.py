@@ -95,14 +95,33 @@ _BYLINE_PARTS = re.compile(
 _COMMENT_COUNT = re.compile(r"^\(?\d+\)?\s+(commentaires?|comments?|reactions?)\b")
 _BYLINE = re.compile(
     r"^(\d+ (minutes?|mins?|hours?|hrs?|days?|weeks?) ago|il y a \d+ (minutes?|heures?|jours?)|"
+    r"vor \d+ (minuten|stunden|tagen|wochen)|hace \d+ (minutos?|horas?|dias?|semanas?)|"
     r"\d+ (min|minute|minutes) (read|de lecture)|lecture \d+ min|"
     r"by|par|written by|ecrit par|auteur\s*:|author\s*:|publie le|publie\b|"
     r"mis a jour|updated|published|posted|modifie le|le \d{1,2}[ /]|"
+    r"aktualisiert|veroffentlicht|actualizado|publicado|"
     r"\d{1,2}\s+\w+\s+\d{4}|\w+ \d{1,2}, \d{4})",
 )
+# Audience counters: "Read 12,345 times", "12 345 vues", "Dieser Artikel wurde 812 Mal
+# gelesen", "1.204 visitas". They change on every visit: kept, each fetch would be an edit.
+_N = r"\d[\d\s.,\u202f\u00a0']*"
+_COUNTER = re.compile(
+    "|".join(
+        (
+            rf"^((this|the) (article|story|post|page|video) (has been|was) )?"
+            rf"(read|viewed|seen|shared|watched) {_N}\s*times?\b",
+            rf"^((cet|l') ?(article|billet|page|video) a ete )?"
+            rf"(lue?|consultee?|vue?|partagee?) {_N}\s*fois\b",
+            rf"^((dieser|der) (artikel|beitrag) wurde )?"
+            rf"{_N}\s*mal (gelesen|aufgerufen|angesehen|geteilt)\b",
+            rf"^((este|el) (articulo|post) (ha sido|fue) )?"
+            rf"(leido|visto|compartido) {_N}\s*veces\b",
+            rf"^{_N}\s*(views?|reads?|readers|shares|vues?|lectures?|lecteurs|partages|"
+            rf"aufrufe|leser|visitas|lecturas|lectores|visualizaciones)\W*([|·•].*)?$",
+        )
+    )
+)
 
-# Injected spam (pharma hacks, casinos, loans, SEO link farms). Strong terms alone mark
-# a short block; weak ones need company.
 # Injected spam (pharma hacks, casinos, loans, SEO link farms). Strong terms alone mark a
 # short block; weak ones need company. Matched as words and phrases of folded text (a
 # set lookup per word: this runs on every block).
@@ -325,6 +344,13 @@ def drop_bylines(blocks: list[Block], ctx: CleanContext) -> None:
             block.dropped = "byline or date"
 
 
+def drop_counters(blocks: list[Block], ctx: CleanContext) -> None:
+    """View, read and share counters: a number that changes at every visit."""
+    for block in blocks:
+        if not block.dropped and block.words <= 12 and _COUNTER.search(block.folded):
+            block.dropped = "audience counter"
+
+
 def drop_link_lists(blocks: list[Block], ctx: CleanContext) -> None:
     """Blocks that are mostly links: menus, tag lists, "more stories" teasers."""
     for block in blocks:
@@ -365,18 +391,28 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
             block.dropped = "spam"
             spam_at.append(index)
     # Spam comes in clusters ("B Well Mart / Shopping cart / Best sleep aid generics."):
-    # short, unpunctuated neighbours of a spam block go with it.
+    # up to two short, unpunctuated labels next to a spam block go with it. Headings and
+    # section markers ("Related stories", "Comments") are the page's own: they stay,
+    # and so does a line that looks like a credit or a byline.
     for index in spam_at:
         for step in (-1, 1):
-            j = index + step
-            while 0 <= j < len(blocks):
+            j, taken = index + step, 0
+            while 0 <= j < len(blocks) and taken < 2:
                 neighbour = blocks[j]
                 if neighbour.dropped == "spam":
                     j += step
                     continue
-                if neighbour.words > 6 or _SENTENCE_END.search(neighbour.text):
+                if (
+                    neighbour.dropped
+                    or neighbour.words > 6
+                    or neighbour.tag == "h"
+                    or _SENTENCE_END.search(neighbour.text)
+                    or _starts(neighbour.folded, _COMMENT_PHRASES + _RELATED_PHRASES)
+                    or _BYLINE.match(neighbour.folded)
+                ):
                     break
                 neighbour.dropped = "spam"
+                taken += 1
                 j += step
 
 
@@ -428,6 +464,7 @@ CLEANERS: tuple[Cleaner, ...] = (
     drop_title_echo,
     drop_boilerplate,
     drop_bylines,
+    drop_counters,
     drop_image_credits,
     drop_link_lists,
     trim_edges,

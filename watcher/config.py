@@ -15,9 +15,11 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -90,9 +92,30 @@ class DeliverySettings:
     """How the outbox retries a sink that fails."""
 
     max_attempts: int = 12
+    max_age: Duration = Duration(7 * 86400)  # an event still failing after this is parked
     backoff: Duration = Duration(10)
     max_backoff: Duration = Duration(3600)
     interval: Duration = Duration(5)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The daemon's HTTP endpoints (/healthz, /readyz, /metrics, /status)."""
+
+    host: str = "127.0.0.1"  # the Docker image sets WATCHER_HTTP_HOST=0.0.0.0
+    port: int = 8080  # 0: no endpoints
+    grace: Duration = Duration(10)  # on SIGTERM, how long in-flight work may finish
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """What the database keeps (applied daily by the daemon and by ``watcher vacuum``).
+
+    An article's latest version is always kept, and dead events are never deleted."""
+
+    versions: int = 20  # per article, the latest ones; 0 keeps them all
+    max_age: Duration = Duration(0)  # older versions go (not the latest); 0: no limit
+    events: Duration = Duration(30 * 86400)  # delivered events are kept this long
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,8 @@ class VendorConfig:
     aliases: tuple[Term, ...]
     products: tuple[Term, ...]
     line: int = 0
+    # "high": its events skip the digest of digest sinks and go out at once.
+    priority: Literal["high", "normal"] = "normal"
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -162,10 +187,60 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    """When a digest sink sends: every hour at ``minute``, or every day at
+    ``hour:minute``, in ``timezone``."""
+
+    every: Literal["hourly", "daily"]
+    hour: int = 8
+    minute: int = 0
+    timezone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def last_slot(self, now: datetime) -> datetime:
+        """The latest scheduled send time at or before ``now`` (UTC)."""
+        local = now.astimezone(self.zone)
+        if self.every == "hourly":
+            slot = local.replace(minute=self.minute, second=0, microsecond=0)
+            if slot > local:
+                slot = (slot.astimezone(UTC) - timedelta(hours=1)).astimezone(self.zone)
+            return slot.astimezone(UTC)
+        day = local.date()
+        slot = datetime.combine(day, time(self.hour, self.minute), self.zone)
+        if slot > local:
+            slot = datetime.combine(
+                day - timedelta(days=1), time(self.hour, self.minute), self.zone
+            )
+        return slot.astimezone(UTC)
+
+    def next_slot(self, now: datetime) -> datetime:
+        """The first scheduled send time after ``now`` (UTC)."""
+        step = timedelta(hours=1) if self.every == "hourly" else timedelta(days=1)
+        candidate = self.last_slot(now)
+        while candidate <= now:  # local arithmetic: a DST change moves a daily slot by 1h
+            local = candidate.astimezone(self.zone)
+            if self.every == "hourly":
+                candidate = candidate + step
+            else:
+                nxt = datetime.combine(local.date() + step, time(self.hour, self.minute), self.zone)
+                candidate = nxt.astimezone(UTC)
+        return candidate
+
+    def describe(self) -> str:
+        if self.every == "hourly":
+            return f"hourly at :{self.minute:02d}"
+        return f"daily at {self.hour:02d}:{self.minute:02d} {self.timezone}"
+
+
+@dataclass(frozen=True)
 class SinkConfig:
     id: str
     kind: str
     options: Any = None
+    digest: DigestConfig | None = None  # None: each event is sent at once
     vendors: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
@@ -198,6 +273,8 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     notify_baseline: bool = False
     log_level: str = "info"
     vendors: tuple[VendorConfig, ...] = ()
@@ -206,6 +283,17 @@ class Settings:
     # Things the user should know at start-up that are not errors (a sink skipped
     # because its environment variables are unset, ...). The CLI logs them once.
     warnings: tuple[str, ...] = ()
+
+    def secret_values(self) -> list[str]:
+        """Every secret the configuration holds, for the log redactor."""
+        values = []
+        for sink in self.sinks:
+            for value in vars(sink.options).values() if sink.options else ():
+                if isinstance(value, Secret):
+                    values.append(value.reveal())
+                elif isinstance(value, tuple):
+                    values.extend(v.reveal() for v in value if isinstance(v, Secret))
+        return values
 
     def source(self, source_id: str) -> SourceConfig:
         for source in self.sources:
@@ -269,8 +357,15 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
         DeliverySettings, _mapping(general, "delivery", ctx), "settings.delivery: ", ctx
     )
     health = _build(HealthSettings, _mapping(general, "health", ctx), "settings.health: ", ctx)
+    service = _build(ServiceSettings, _mapping(general, "service", ctx), "settings.service: ", ctx)
+    retention = _build(
+        RetentionSettings, _mapping(general, "retention", ctx), "settings.retention: ", ctx
+    )
     _unknown(
-        general, {"http", "delivery", "health", "notify_baseline", "log_level"}, "settings: ", ctx
+        general,
+        {"http", "delivery", "health", "service", "retention", "notify_baseline", "log_level"},
+        "settings: ",
+        ctx,
     )
     notify_baseline = _scalar(general, "notify_baseline", bool, False, "settings: ", ctx)
     log_level = _scalar(general, "log_level", str, "info", "settings: ", ctx)
@@ -290,6 +385,8 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
         http=http,
         delivery=delivery,
         health=health,
+        service=service,
+        retention=retention,
         notify_baseline=notify_baseline,
         log_level=log_level.lower(),
         vendors=vendors,
@@ -385,15 +482,69 @@ def _vendors(raw: LineDict, ctx: _Context) -> tuple[VendorConfig, ...]:
         if name in names:
             ctx.error(item.line_of("name"), where, "duplicate vendor name")
         names.add(name)
-        _unknown(item, {"name", "aliases", "products", "match_name"}, where, ctx)
+        _unknown(item, {"name", "aliases", "products", "match_name", "priority"}, where, ctx)
+        priority = _scalar(item, "priority", str, "normal", where, ctx)
+        if priority not in ("high", "normal"):
+            ctx.error(
+                item.line_of("priority"),
+                where,
+                f"priority must be high or normal, not {priority!r}",
+            )
+            priority = "normal"
         aliases = _terms(item, "aliases", where, ctx)
         products = _terms(item, "products", where, ctx)
         if _scalar(item, "match_name", bool, True, where, ctx) and not any(
             t.term.casefold() == name.casefold() for t in aliases
         ):
             aliases = (Term(term=name), *aliases)
-        out.append(VendorConfig(name=name, aliases=aliases, products=products, line=item.line))
+        out.append(
+            VendorConfig(
+                name=name, aliases=aliases, products=products, line=item.line, priority=priority
+            )
+        )
     return tuple(out)
+
+
+_AT = re.compile(r"^(?:(\d{1,2}))?:(\d{2})$")
+
+
+def _digest(item: LineDict, where: str, ctx: _Context) -> DigestConfig | None:
+    """``digest: daily`` / ``hourly``, or a mapping with ``every``, ``at``, ``timezone``."""
+    raw = item["digest"]
+    line = item.line_of("digest")
+    if isinstance(raw, str):
+        raw = LineDict(every=raw)
+        raw.line, raw.key_lines = line, {"every": line}
+    if not isinstance(raw, LineDict):
+        ctx.error(line, where, "digest must be hourly, daily, or a mapping with every/at/timezone")
+        return None
+    _unknown(raw, {"every", "at", "timezone"}, where + "digest: ", ctx)
+    every = raw.get("every")
+    if every not in ("hourly", "daily"):
+        ctx.error(
+            raw.line_of("every"), where, f"digest: every must be hourly or daily, not {every!r}"
+        )
+        return None
+    at = str(raw.get("at", "08:00" if every == "daily" else ":00"))
+    match = _AT.match(at.strip())
+    hour, minute = (int(match.group(1) or 0), int(match.group(2))) if match else (-1, -1)
+    hour_given = bool(match and match.group(1))
+    if not (0 <= hour < 24 and 0 <= minute < 60) or (every == "daily" and not hour_given):
+        ctx.error(
+            raw.line_of("at"), where,
+            f'digest: at must be "HH:MM" (daily) or ":MM" (hourly), not {at!r}',
+        )  # fmt: skip
+        return None
+    timezone = str(raw.get("timezone", "UTC"))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        ctx.error(
+            raw.line_of("timezone"), where,
+            f'digest: unknown time zone "{timezone}" (write e.g. Europe/Paris)',
+        )  # fmt: skip
+        return None
+    return DigestConfig(every=every, hour=hour, minute=minute, timezone=timezone)
 
 
 def _terms(item: LineDict, key: str, where: str, ctx: _Context) -> tuple[Term, ...]:
@@ -456,7 +607,7 @@ def _sinks(
             continue
         options_cls: type[Any] = getattr(SINK_KINDS[kind], "Options")  # noqa: B009
         option_names = {f.name for f in dataclasses.fields(options_cls)}
-        _unknown(item, {"id", "kind", "enabled"} | filters | option_names, where, ctx)
+        _unknown(item, {"id", "kind", "enabled", "digest"} | filters | option_names, where, ctx)
         enabled = item.get("enabled", "auto")
         if enabled not in (True, False, "auto"):
             ctx.error(item.line_of("enabled"), where, "enabled must be true, false or auto")
@@ -498,7 +649,12 @@ def _sinks(
                     where,
                     f'changes: unknown change class "{value}"{_hint(value, _CHANGE_CLASSES)}',
                 )
-        out.append(SinkConfig(id=sid, kind=str(kind), options=options, line=item.line, **values))
+        digest = _digest(item, where, ctx) if "digest" in item else None
+        out.append(
+            SinkConfig(
+                id=sid, kind=str(kind), options=options, digest=digest, line=item.line, **values
+            )
+        )
     return tuple(out)
 
 

@@ -21,7 +21,9 @@ _THOUSANDS = re.compile(r"(?<=\d)[\s\u00a0\u202f\u2009](?=\d{3}(?!\d))")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"'»”)\]]*\s+(?=[\"'«“(\[]?\s?[A-ZÀ-ÖØ-Þ0-9])")
+# A sentence ends at . ! ? or … and the closing quotes or brackets after it, where the
+# next one starts with a capital or a digit (after its opening quote, if any).
+_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)\]]*(?=\s+[\"'«“‘„(\[]?\s?[A-ZÀ-ÖØ-Þ0-9])")
 
 
 def normalize(text: str) -> str:
@@ -56,8 +58,12 @@ def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     for paragraph in text.split("\n\n"):
         paragraph = " ".join(paragraph.split())
-        if paragraph:
-            out.extend(s.strip() for s in _SENTENCE.split(paragraph) if s.strip())
+        start = 0
+        for end in _SENTENCE_END.finditer(paragraph):
+            out.append(paragraph[start : end.end()].strip())
+            start = end.end()
+        if paragraph[start:].strip():
+            out.append(paragraph[start:].strip())
     return out
 
 
@@ -65,7 +71,9 @@ CHANGE_CLASSES = ("correction", "addition", "removal", "retitle", "rewrite", "pa
 _MONTH_WORDS = frozenset(
     """janvier février fevrier mars avril mai juin juillet août aout septembre octobre novembre
     décembre decembre january february march april may june july august september october
-    november december jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+    november december jan feb mar apr jun jul aug sep sept oct nov dec
+    enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre
+    noviembre diciembre januar jänner februar märz maerz juni juli oktober dezember""".split()
 )
 _WORDS = re.compile(r"\w+(?:[.,]\d+)*")
 # A changed sentence counts as a correction when at most this many words moved and at
@@ -136,10 +144,14 @@ def is_teaser(short_text: str, long_text: str) -> bool:
     if not short_key or len(short_key) > 0.6 * len(long_key):
         return False
     keys = [material_key(s) for s in split_sentences(short_text)]
-    whole = keys[:-1] if len(keys) > 1 else keys
-    if not all(k in long_key for k in whole):
+    whole = "".join(keys[:-1] if len(keys) > 1 else keys)
+    # The opening, not any part: a text that lost a middle paragraph is an edit. A little
+    # slack at the start allows for a kicker or standfirst only one version has.
+    start = long_key.find(whole)
+    if start < 0 or start > max(40, len(whole) // 10):
         return False
-    return keys[-1][: max(len(keys[-1]) // 2, 1)] in long_key  # a cut sentence still starts alike
+    cut = keys[-1][: max(len(keys[-1]) // 2, 1)]  # a cut sentence still starts alike
+    return len(keys) == 1 or long_key.find(cut, start + len(whole)) >= 0
 
 
 def compare(

@@ -17,7 +17,7 @@ import random
 import time
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -80,7 +80,6 @@ class _Host:
     """Politeness state of one host."""
 
     slots: asyncio.Semaphore
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_start: float = 0.0
     delay: float = 0.0
 
@@ -111,14 +110,18 @@ class _Inflater:
             out: bytes = self._z.decompress(chunk, budget + 1)
         except zlib.error:
             if not self._raw_deflate:
-                raise FetchError(
-                    "corrupt compressed body", url=self._url, reason="network"
-                ) from None
+                raise self._corrupt() from None
             self._raw_deflate = False
             self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._z.decompress(chunk, budget + 1)
+            try:
+                out = self._z.decompress(chunk, budget + 1)
+            except zlib.error:
+                raise self._corrupt() from None
         self._raw_deflate = False
         return out
+
+    def _corrupt(self) -> FetchError:
+        return FetchError("corrupt compressed body", url=self._url, reason="network")
 
 
 class _WaitRetryAfter(wait_base):
@@ -170,11 +173,14 @@ class Fetcher:
         *,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        observe: Callable[[int | str, float | None], None] | None = None,
     ) -> None:
         self._client = client
         self._http = http
         self._sleep = sleep
         self._clock = clock
+        # Told about each request: its status (or why there was none) and duration.
+        self._observe = observe
         self._global = asyncio.Semaphore(max(http.concurrency, 1))
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, Rules] = {}
@@ -261,7 +267,17 @@ class Fetcher:
             )
         rules = await self._robots_for(url)
         if not rules.allows(url, self._agent):
-            raise FetchError(rules.blocked or "disallowed by robots.txt", url=url, reason="robots")
+            if self._observe is not None:
+                self._observe("robots", None)
+            if rules.blocked:
+                # RFC 9309: an unreachable robots.txt means "crawl nothing" for now. The
+                # site is failing, not refusing us: report it as such.
+                raise FetchError(
+                    f"{rules.blocked}: nothing is fetched from this site until it answers",
+                    url=url,
+                    reason="robots_unavailable",
+                )
+            raise FetchError("disallowed by robots.txt", url=url, reason="robots")
 
     async def _is_private(self, host: str, port: int | None) -> bool:
         """Whether ``host`` is, or resolves to, a non-public address.
@@ -320,20 +336,35 @@ class Fetcher:
     async def _polite_attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         host = self._host(url)
         async with host.slots:
-            async with host.lock:
+            while True:
                 wait = host.next_start - self._clock()
                 if wait > 0:
-                    await self._sleep(wait)
-                jitter = random.uniform(0, host.delay * 0.1) if host.delay else 0.0
-                host.next_start = self._clock() + host.delay + jitter
-            async with self._global:
-                try:
-                    async with asyncio.timeout(float(self._http.timeout)):
-                        return await self._attempt(url, headers)
-                except TimeoutError:
-                    raise FetchError(
-                        f"timed out after {self._http.timeout:g}s", url=url, reason="timeout"
-                    ) from None
+                    await self._sleep(wait)  # no global slot held while a host makes us wait
+                async with self._global:
+                    # Waiting for the global slot may have let another request to this
+                    # host start: then it is its gap we wait for, not ours.
+                    if host.next_start > self._clock():
+                        continue
+                    jitter = random.uniform(0, host.delay * 0.1) if host.delay else 0.0
+                    host.next_start = self._clock() + host.delay + jitter
+                    started = time.monotonic()
+                    try:
+                        async with asyncio.timeout(float(self._http.timeout)):
+                            answer = await self._attempt(url, headers)
+                    except TimeoutError:
+                        self._observed("timeout", started)
+                        raise FetchError(
+                            f"timed out after {self._http.timeout:g}s", url=url, reason="timeout"
+                        ) from None
+                    except FetchError as exc:
+                        self._observed(exc.status or exc.reason, started)
+                        raise
+                    self._observed(answer[0].status, started)
+                    return answer
+
+    def _observed(self, status: int | str, started: float) -> None:
+        if self._observe is not None:
+            self._observe(status, time.monotonic() - started)
 
     async def _attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         cap = int(self._http.max_page_size)

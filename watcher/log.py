@@ -52,6 +52,7 @@ def configure(
     stream: TextIO | None = None,
 ) -> None:
     """Set up structlog (and quiet the chatty stdlib loggers of our dependencies)."""
+    _last.update(level=level, json=json, stream=stream, secrets=list(secrets))
     stream = stream or sys.stderr
     as_json = (not stream.isatty()) if json is None else json
     numeric = _LEVELS.get(level.lower(), logging.INFO)
@@ -82,4 +83,19 @@ def configure(
         level=max(numeric, logging.WARNING),
         stream=stream,
         format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+# What configure() was last called with, so that a reload can change one thing.
+_last: dict[str, Any] = {"level": "info", "json": None, "stream": None, "secrets": []}
+
+
+def reconfigure(*, level: str | None = None, secrets: Iterable[str] | None = None) -> None:
+    """Configure again with a new level and/or new secrets (a reloaded configuration),
+    keeping the output choices made at start-up."""
+    configure(
+        level or _last["level"],
+        json=_last["json"],
+        stream=_last["stream"],
+        secrets=_last["secrets"] if secrets is None else secrets,
     )

@@ -6,6 +6,8 @@ HTTP clients, SQL or Slack. Timestamps are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -345,3 +347,56 @@ class Delivery:
     event: Event
     sink_id: str
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Events a digest sink sends together, at one of its scheduled times.
+
+    Its id is derived from the events it holds, so a digest retried after a failure
+    (or a crash) carries the same id and a receiver can de-duplicate it."""
+
+    until: datetime  # the scheduled time: it holds the events created before
+    every: str  # hourly | daily
+    timezone: str
+    events: tuple[Event, ...]
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha256("\x1f".join(sorted(e.id for e in self.events)).encode())
+        return "dig_" + base64.b32encode(digest.digest()[:15]).decode("ascii").lower()
+
+    def by_vendor(self) -> list[tuple[str, list[Event]]]:
+        """Events grouped under each vendor they mention (an article naming two
+        vendors is under both), vendors with the most events first; then articles
+        with no vendor, then source health."""
+        groups: dict[str, list[Event]] = {}
+        for event in self.events:
+            if event.article is None:
+                groups.setdefault(SOURCES_GROUP, []).append(event)
+            elif not event.vendors:
+                groups.setdefault(OTHER_GROUP, []).append(event)
+            for vendor in event.vendors:
+                groups.setdefault(vendor.name, []).append(event)
+        tail = (OTHER_GROUP, SOURCES_GROUP)
+        named = sorted((g for g in groups if g not in tail), key=lambda g: (-len(groups[g]), g))
+        return [(g, groups[g]) for g in (*named, *tail) if g in groups]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The webhook body of a digest: the events' own bodies, in order."""
+        return {
+            "type": "digest",
+            "timestamp": isoformat(self.until),
+            "data": {
+                "event_id": self.id,
+                "every": self.every,
+                "timezone": self.timezone,
+                "until": isoformat(self.until),
+                "count": len(self.events),
+                "events": [event.to_dict() for event in self.events],
+            },
+        }
+
+
+OTHER_GROUP = "Other articles"
+SOURCES_GROUP = "Sources"

@@ -85,6 +85,14 @@ class SourceReport:
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     events: int = 0
+    queued: dict[str, int] = field(default_factory=dict)  # events queued, by sink
+
+    def queue(self, sink_ids: tuple[str, ...]) -> tuple[str, ...]:
+        """Count one event going to ``sink_ids`` (returned as they are)."""
+        self.events += 1
+        for sink_id in sink_ids:
+            self.queued[sink_id] = self.queued.get(sink_id, 0) + 1
+        return sink_ids
 
     def count(self, outcome: str) -> int:
         return self.counts.get(outcome, 0)
@@ -111,6 +119,7 @@ def source_state_for(exc: SourceError) -> str:
         return "failing"
     by_reason = {
         "robots": "blocked_robots",
+        "robots_unavailable": "unreachable",
         "timeout": "unreachable",
         "connect": "unreachable",
         "too_large": "too_large",
@@ -210,10 +219,9 @@ async def process_source(
         last_modified=poll.last_modified,
         memo=poll.memo,
         recovered=recovered,
-        sink_ids=_sinks_for(ctx, recovered),
+        sink_ids=report.queue(_sinks_for(ctx, recovered)) if recovered else (),
     )
     report.state = "ok"
-    report.events += 1 if recovered else 0
     bound.info(
         "source.polled",
         not_modified=poll.not_modified,
@@ -248,8 +256,8 @@ def _record_failure(
             next_poll_at=after.next_poll_at,
         )
         event = _health_event(ctx, source, "source.unhealthy", after, health)
-        ctx.store.mark_unhealthy(source.id, now=now, event=event, sink_ids=_sinks_for(ctx, event))
-        report.events += 1
+        sink_ids = report.queue(_sinks_for(ctx, event))
+        ctx.store.mark_unhealthy(source.id, now=now, event=event, sink_ids=sink_ids)
         log.warning(
             "source.unhealthy", source=source.id, state=health_state, failures=after.failures
         )
@@ -460,7 +468,7 @@ async def _process_entry(
             also_seen_at=also_seen,
             linked=linked,
         )
-        events.append((event, _sinks_for(ctx, event)))
+        events.append((event, report.queue(_sinks_for(ctx, event))))
     store.record_article(
         source_id=source.id,
         url=url,
@@ -488,7 +496,6 @@ async def _process_entry(
     )
     if link is not None and link.kind == "copy":
         store.add_also_seen(link.story_id, url)
-    report.events += len(events)
     bound.info(
         "article.stored", type=event_type, version=number, vendors=[v.name for v in vendors],
         announced=bool(events), story=link.kind if link else None,
@@ -537,3 +544,35 @@ async def extract_url(
     return Extraction(
         article=extract(html, page.url, rules), url=page.url, encoding=encoding, status=page.status
     )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one poll of a source's index finds, without storing anything."""
+
+    source_id: str
+    entries: tuple[Entry, ...] = ()
+    warnings: tuple[str, ...] = ()
+    index_url: str | None = None  # the feed a home page announced, when one was used
+    state: str = "ok"
+    error: str | None = None
+
+
+async def probe_sources(
+    sources: list[SourceConfig], http: HttpSettings, *, concurrency: int = 8
+) -> list[Probe]:
+    """Poll each source's index once, politely, and report what it found (``watcher
+    check --discover``): entries, the feed a home page announced, or why it failed."""
+    limit = asyncio.Semaphore(concurrency)
+    async with make_client(http) as client:
+        fetcher = Fetcher(client, http)
+
+        async def probe(source: SourceConfig) -> Probe:
+            async with limit:
+                try:
+                    poll = await SOURCE_KINDS[source.kind](source).poll(fetcher)
+                except SourceError as exc:
+                    return Probe(source.id, state=source_state_for(exc), error=str(exc))
+            return Probe(source.id, poll.entries, poll.warnings, index_url=poll.memo)
+
+        return list(await asyncio.gather(*(probe(s) for s in sources)))

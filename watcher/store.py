@@ -56,6 +56,22 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One event for one sink, as ``watcher outbox`` lists it."""
+
+    event_id: str
+    sink_id: str
+    type: str
+    status: str  # pending | sent | dead
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredArticle:
     """An article row: identity, bookkeeping for re-checks, and its latest version."""
 
@@ -248,6 +264,20 @@ class Store:
         ids = [row["id"] for row in self._all("SELECT id FROM sources ORDER BY id")]
         return [s for s in (self.source_state(i) for i in ids) if s is not None]
 
+    def source_rows(self) -> list[dict[str, Any]]:
+        """The sources table as it is (for listings)."""
+        return list(self._all("SELECT id, kind, url, name FROM sources ORDER BY id"))
+
+    def source_article_counts(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per source: how many articles are stored, and when the latest was first seen."""
+        return {
+            row["source_id"]: (row["n"], parse_isoformat(row["last"]))
+            for row in self._all(
+                "SELECT source_id, count(*) AS n, max(first_seen_at) AS last "
+                "FROM articles GROUP BY source_id"
+            )
+        }
+
     # --- articles --------------------------------------------------------------------
 
     def find_article(self, url: str) -> StoredArticle | None:
@@ -308,13 +338,15 @@ class Store:
         checked_before: datetime,
         limit: int = 200,
     ) -> list[StoredArticle]:
-        """A source's young articles not checked recently: candidates for an edit check."""
+        """A source's young articles not checked recently (candidates for an edit
+        check), and its young articles whose page could not be read yet (``version``
+        0: retried at every poll, as a failed fetch is often a passing fault)."""
         return [
             _stored_article(row)
             for row in self._all(
                 "SELECT * FROM articles WHERE source_id = ? AND first_seen_at >= ? "
-                "AND (last_checked_at IS NULL OR last_checked_at <= ?) "
-                "ORDER BY last_checked_at LIMIT ?",
+                "AND (version = 0 OR last_checked_at IS NULL OR last_checked_at <= ?) "
+                "ORDER BY version > 0, last_checked_at LIMIT ?",
                 [source_id, isoformat(first_seen_after), isoformat(checked_before), limit],
             )
         ]
@@ -609,6 +641,15 @@ class Store:
         )
         self.db.conn.commit()
 
+    def mark_sent_many(self, event_ids: Iterable[str], sink_id: str, now: datetime) -> None:
+        """Mark the events of a digest sent, all together."""
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
+                "last_error = NULL WHERE event_id = ? AND sink_id = ?",
+                [(isoformat(now), event_id, sink_id) for event_id in event_ids],
+            )
+
     def mark_failed(
         self, event_id: str, sink_id: str, *, error: str, next_attempt_at: datetime | None
     ) -> None:
@@ -626,6 +667,60 @@ class Store:
             ],
         )
         self.db.conn.commit()
+
+    def requeue_dead(self, now: datetime, sink_id: str | None = None) -> int:
+        """Give parked (dead) events a new round of attempts, due now."""
+        cursor = self.db.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? "
+            "WHERE status = 'dead' AND (? IS NULL OR sink_id = ?)",
+            [isoformat(now), sink_id, sink_id],
+        )
+        self.db.conn.commit()
+        return cursor.rowcount
+
+    def outbox_entries(
+        self,
+        *,
+        statuses: Iterable[str] = ("pending", "dead"),
+        sink_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[OutboxEntry]:
+        """What the outbox holds for each sink, oldest first."""
+        statuses = list(statuses)
+        marks = ", ".join("?" * len(statuses))
+        return [
+            OutboxEntry(
+                event_id=row["event_id"],
+                sink_id=row["sink_id"],
+                type=row["type"],
+                status=row["status"],
+                attempts=row["attempts"],
+                created_at=_required_time(row["created_at"]),
+                next_attempt_at=parse_isoformat(row["next_attempt_at"]),
+                sent_at=parse_isoformat(row["sent_at"]),
+                last_error=row["last_error"],
+                title=row["title"],
+            )
+            for row in self._all(
+                "SELECT o.event_id, o.sink_id, e.type, o.status, o.attempts, e.created_at, "
+                "o.next_attempt_at, o.sent_at, o.last_error, "
+                "json_extract(e.payload, '$.data.article.title') AS title "
+                "FROM outbox o JOIN events e ON e.id = o.event_id "
+                f"WHERE o.status IN ({marks}) AND (? IS NULL OR o.sink_id = ?) "
+                "ORDER BY e.created_at, e.rowid, o.sink_id LIMIT ?",
+                [*statuses, sink_id, sink_id, limit],
+            )
+        ]
+
+    def oldest_pending(self) -> dict[str, datetime]:
+        """Per sink, when its oldest undelivered event was created (outbox age)."""
+        return {
+            row["sink_id"]: _required_time(row["oldest"])
+            for row in self._all(
+                "SELECT o.sink_id, min(e.created_at) AS oldest FROM outbox o "
+                "JOIN events e ON e.id = o.event_id WHERE o.status = 'pending' GROUP BY o.sink_id"
+            )
+        }
 
     def outbox_counts(self) -> dict[tuple[str, str], int]:
         """``{(sink_id, status): count}``."""
@@ -663,3 +758,10 @@ def _stored_article(row: dict[str, Any]) -> StoredArticle:
         etag=row["etag"],
         last_modified=row["last_modified"],
     )
+
+
+def _required_time(text: str) -> datetime:
+    """A NOT NULL timestamp column."""
+    value = parse_isoformat(text)
+    assert value is not None
+    return value

@@ -16,16 +16,19 @@ from watcher.store import NewVersion, Store
 class FakeSink:
     """Records what it is sent; fails while ``failing`` is set."""
 
-    def __init__(self, failing: bool = False, crash: bool = False) -> None:
+    def __init__(self, failing: bool = False, crash: bool = False, gone: bool = False) -> None:
         self.sent: list[Event] = []
         self.attempts = 0
         self.failing = failing
         self.crash = crash
+        self.gone = gone
 
     async def send(self, event: Event) -> None:
         self.attempts += 1
         if self.crash:
             raise RuntimeError("bug in sink")
+        if self.gone:
+            raise DeliveryError("HTTP 404", retryable=False)
         if self.failing:
             raise DeliveryError("HTTP 500")
         self.sent.append(event)
@@ -118,3 +121,38 @@ def test_backoff_doubles_with_jitter_and_a_cap() -> None:
     high = [backoff(n, SETTINGS, rand=lambda: 1.0) for n in (1, 2, 3, 4, 5)]
     assert low == [5, 10, 20, 30, 30] and high == [10, 20, 40, 60, 60]
     assert backoff(1, SETTINGS, retry_after=120, rand=lambda: 0.5) == 120
+
+
+async def test_a_refusal_for_good_parks_the_event_at_once(store: Store) -> None:
+    enqueue(store, "evt_1", "evt_2", sinks=("a",))
+    sink = FakeSink(gone=True)
+    report = await Outbox(store, {"a": sink}, SETTINGS, clock=Clock()).deliver_due()
+    assert (report.dead, report.failed, sink.attempts) == (2, 0, 2)
+    assert store.outbox_counts() == {("a", "dead"): 2}
+
+
+async def test_an_event_too_old_is_parked_instead_of_retried_for_ever(store: Store) -> None:
+    enqueue(store, "evt_1", sinks=("a",))
+    settings = DeliverySettings(max_attempts=100, max_age=Duration(3600), backoff=Duration(60))
+    sink, clock = FakeSink(failing=True), Clock()
+    outbox = Outbox(store, {"a": sink}, settings, clock=clock)
+    await outbox.deliver_due()
+    assert store.outbox_counts() == {("a", "pending"): 1}
+    clock.now += timedelta(hours=2)
+    assert (await outbox.deliver_due()).dead == 1
+    assert store.outbox_counts() == {("a", "dead"): 1}
+
+
+async def test_dead_events_replay_with_the_same_id(store: Store) -> None:
+    enqueue(store, "evt_1", sinks=("a", "b"))
+    clock = Clock()
+    await Outbox(
+        store, {"a": FakeSink(gone=True), "b": FakeSink(gone=True)}, SETTINGS, clock=clock
+    ).deliver_due()
+    assert store.requeue_dead(clock.now, "a") == 1  # only that sink's
+    (entry_b,) = store.outbox_entries(statuses=("dead",))
+    assert (entry_b.sink_id, entry_b.last_error, entry_b.attempts) == ("b", "HTTP 404", 1)
+    sink = FakeSink()
+    await Outbox(store, {"a": sink, "b": FakeSink(gone=True)}, SETTINGS, clock=clock).deliver_due()
+    assert [e.id for e in sink.sent] == ["evt_1"]
+    assert store.outbox_counts() == {("a", "sent"): 1, ("b", "dead"): 1}

@@ -27,10 +27,12 @@ def sink(
     secret: str | None = SECRET,
     headers: dict[str, str] | None = None,
     clock: Callable[[], float] = lambda: 1_795_000_000,
+    previous: str | None = None,
 ) -> WebhookSink:
     options = WebhookSink.Options(
         url=Secret(URL),
         secret=Secret(secret) if secret is not None else None,
+        previous_secret=Secret(previous) if previous is not None else None,
         headers=headers or {},
     )
     return WebhookSink(
@@ -55,7 +57,7 @@ async def test_signed_post_verifies_with_standardwebhooks(respx_mock: respx.Mock
 def test_signature_matches_the_reference_implementation() -> None:
     event = make_event()
     body = encode_body(event)
-    ours = sink().headers(event, body)["webhook-signature"]
+    ours = sink().headers(event.id, body)["webhook-signature"]
     theirs = standardwebhooks.Webhook(SECRET).sign(
         event.id, datetime.fromtimestamp(1_795_000_000, UTC), body.decode()
     )
@@ -102,3 +104,28 @@ async def test_network_errors_are_delivery_errors(respx_mock: respx.MockRouter) 
 def test_a_malformed_secret_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="whsec_ followed by base64"):
         sink(secret="whsec_not base64!")
+
+
+OLD_SECRET = "whsec_" + base64.b64encode(b"the-old-secret-the-old-secret-!!").decode()
+
+
+async def test_rotation_signs_with_both_secrets_until_the_old_one_goes(
+    respx_mock: respx.MockRouter,
+) -> None:
+    route = respx_mock.post(URL).respond(204)
+    event = make_event()
+    await sink(previous=OLD_SECRET, clock=time.time).send(event)
+    request = route.calls.last.request
+    headers = dict(request.headers)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    # A receiver still on the old secret and one already on the new both accept it.
+    for secret in (SECRET, OLD_SECRET):
+        assert standardwebhooks.Webhook(secret).verify(request.content, headers) == event.to_dict()
+    wrong = "whsec_" + base64.b64encode(b"somebody-else-somebody-else-!!!!").decode()
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(wrong).verify(request.content, headers)
+
+
+def test_a_previous_secret_alone_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="previous_secret needs a secret"):
+        sink(secret=None, previous=OLD_SECRET)

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from watcher.config import SinkConfig
 
 
+# Answers that retrying cannot change (a bad payload, a revoked or deleted webhook):
+# the event is parked as dead at once, for `watcher deliver --retry-dead` once fixed.
+PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 413, 422})
+
+
 class Sink(Protocol):
     """A sink kind: ``kind`` is its name in sources.yaml; a nested frozen dataclass
     ``Options`` lists its own keys (checked by :func:`watcher.notify.register`).
@@ -35,17 +40,19 @@ Refusal = Callable[[httpx.Response, str], DeliveryError | None]
 
 
 def retryable_status(status: int) -> bool:
-    """Statuses worth trying again later: timeouts, rate limits, server trouble."""
-    return status in (408, 425, 429) or status >= 500
+    """Whether a refusal with this status may succeed later (see PERMANENT_STATUS)."""
+    return status not in PERMANENT_STATUS
 
 
 def http_refusal(response: httpx.Response, what: str) -> DeliveryError | None:
     """The plain reading of an answer: 2xx is success, anything else is a refusal
-    (retried by the outbox, after ``Retry-After`` when the receiver sent one)."""
+    (retried by the outbox after ``Retry-After`` when the receiver sent one, unless
+    retrying cannot help: then the event is parked as dead)."""
     if response.status_code < 300:
         return None
     return DeliveryError(
         f"{what}: HTTP {response.status_code}",
+        retryable=retryable_status(response.status_code),
         retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
 

@@ -8,11 +8,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from watcher.config import Duration, Secret
-from watcher.models import Event
+from watcher.models import Digest, Event
 from watcher.notify import register, summary
 from watcher.notify.base import post
 from watcher.notify.summary import cut
@@ -163,11 +164,18 @@ class SlackSink:
         self._next_send = 0.0
 
     async def send(self, event: Event) -> None:
+        await self._post(build_message(event))
+
+    async def send_digest(self, digest: Digest) -> None:
+        for message in build_digest(digest):
+            await self._post(message)
+
+    async def _post(self, message: dict[str, Any]) -> None:
         wait = self._next_send - self._clock()
         if wait > 0:
             await self._sleep(wait)
         self._next_send = self._clock() + float(self.options.min_interval)
-        body = json.dumps(build_message(event), ensure_ascii=False).encode("utf-8")
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
         await post(
             self._client,
             self.options.url.reveal(),
@@ -176,3 +184,67 @@ class SlackSink:
             seconds=float(self.options.timeout),
             what=f"slack {self.config.id}",
         )
+
+
+def _digest_line(event: Event) -> str:
+    """One article in a digest: linked title, source, date, and "updated" when it is."""
+    article = event.article
+    if article is None:
+        health = event.health
+        state = (
+            "recovered" if event.type == "source.recovered" else (health.state if health else "")
+        )
+        error = f" — {escape(cut(health.last_error, 150))}" if health and health.last_error else ""
+        return f"• {escape(event.source_name)}: {escape(state)}{error}"
+    meta = [event.source_name]
+    if article.published_at:
+        meta.append(article.published_at.strftime("%d %b"))
+    if article.language:
+        meta.append(article.language)
+    mark = "_updated_ · " if event.type == "article.updated" else ""
+    return (
+        f"• {mark}{_link(article.url, article.title or article.url)} — {escape(' · '.join(meta))}"
+    )
+
+
+def build_digest(digest: Digest) -> list[dict[str, Any]]:
+    """A digest as Slack messages: a header, then each vendor's articles. Long digests
+    are split into several messages, each within Slack's limits."""
+    when = digest.until.astimezone(ZoneInfo(digest.timezone))
+    count = len(digest.events)
+    title = f"watcher digest · {count} event{'s' if count != 1 else ''} · {when:%d %b %Y %H:%M}"
+    sections: list[dict[str, Any]] = []
+    for group, events in digest.by_vendor():
+        lines = [_digest_line(e) for e in events]
+        heading = f"*{escape(group)}* ({len(events)})"
+        chunk: list[str] = []
+        for line in lines:
+            if chunk and len(heading) + sum(len(x) + 1 for x in chunk) + len(line) >= MAX_SECTION:
+                sections.append(_section(heading + "\n" + "\n".join(chunk)))
+                heading, chunk = f"*{escape(group)}* (continued)", []
+            chunk.append(cut(line, MAX_SECTION - len(heading) - 2))
+        sections.append(_section(heading + "\n" + "\n".join(chunk)))
+    per_message = MAX_BLOCKS - 2  # the header and the context line
+    pages = [sections[i : i + per_message] for i in range(0, len(sections), per_message)]
+    messages = []
+    for number, page in enumerate(pages, start=1):
+        suffix = f" ({number}/{len(pages)})" if len(pages) > 1 else ""
+        header = {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": cut(title + suffix, MAX_HEADER),
+                "emoji": False,
+            },
+        }
+        context = {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": escape(f"watcher · digest · {digest.id}")}],
+        }
+        fallback = f"{title}{suffix}: " + ", ".join(
+            f"{group} ({len(events)})" for group, events in digest.by_vendor()
+        )
+        messages.append(
+            {"text": cut(escape(fallback), MAX_FALLBACK), "blocks": [header, *page, context]}
+        )
+    return messages

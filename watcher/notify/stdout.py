@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, TextIO
 
 import httpx
 
-from watcher.models import Event
+from watcher.models import Digest, Event, isoformat
 from watcher.notify import register
 
 if TYPE_CHECKING:
@@ -50,6 +50,31 @@ class LogSink:
             line = format_line(event)
         stream.write(line + "\n")
         stream.flush()
+
+    async def send_digest(self, digest: Digest) -> None:
+        stream = self._stream or sys.stdout
+        if self.options.format == "json":
+            text = json.dumps(digest.to_dict(), ensure_ascii=False)
+        else:
+            text = format_digest(digest)
+        stream.write(text + "\n")
+        stream.flush()
+
+
+def format_digest(digest: Digest) -> str:
+    """A digest as readable lines: a heading, then each vendor's events."""
+    lines = [f"[digest] {len(digest.events)} events until {isoformat(digest.until)}"]
+    for group, events in digest.by_vendor():
+        lines.append(f"  {group} ({len(events)})")
+        for event in events:
+            if event.article is not None:
+                mark = "updated: " if event.type == "article.updated" else ""
+                lines.append(
+                    f"    - {mark}{event.article.title} ({event.source_name}) <{event.article.url}>"
+                )
+            else:
+                lines.append(f"    - {event.type}: {event.source_name}")
+    return "\n".join(lines)
 
 
 def format_line(event: Event) -> str:

@@ -260,7 +260,6 @@ def refusal(response: httpx.Response, what: str) -> DeliveryError | None:
     200 even when Teams refused the message, and say so in the body."""
     error = http_refusal(response, what)
     if error is not None:
-        error.retryable = retryable_status(response.status_code)
         return error
     match = _CONNECTOR_FAILURE.search(response.text[:2000])
     if match is None:

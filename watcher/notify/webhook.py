@@ -16,7 +16,7 @@ import httpx
 
 from watcher.config import Duration, Secret
 from watcher.errors import ConfigError
-from watcher.models import Event
+from watcher.models import Digest, Event
 from watcher.notify import register
 from watcher.notify.base import post
 
@@ -57,12 +57,16 @@ class WebhookSink:
       kind: webhook
       url: ${WATCHER_WEBHOOK_URL}
       secret: ${WATCHER_WEBHOOK_SECRET}   # whsec_<base64>; optional
+      previous_secret: ${WATCHER_WEBHOOK_OLD_SECRET}  # optional, while rotating
       headers: {X-Team: market-intel}     # optional extra headers
     ```
 
     Headers sent: ``webhook-id`` (the event id: de-duplicate on it), ``webhook-timestamp``
     and ``webhook-signature`` (``v1,<base64 HMAC-SHA256>`` of ``id.timestamp.body``).
-    Any 2xx answer is success; anything else is retried with backoff.
+    While ``previous_secret`` is set, each request carries two signatures (new, then
+    old, space-separated, as the specification allows), so the receiver can switch to
+    the new secret at its own pace. Any 2xx answer is success; 400, 401, 403, 404, 405,
+    410, 413 and 422 park the event as dead at once; anything else is retried.
     """
 
     kind: ClassVar[str] = "webhook"
@@ -71,6 +75,7 @@ class WebhookSink:
     class Options:
         url: Secret
         secret: Secret | None = None
+        previous_secret: Secret | None = None
         headers: dict[str, str] = field(default_factory=dict)
         timeout: Duration = Duration(15)
 
@@ -85,34 +90,50 @@ class WebhookSink:
         self.options: WebhookSink.Options = config.options
         self._client = client
         self._clock = clock
-        self._key: bytes | None = None
-        if self.options.secret is not None and self.options.secret.reveal():
+        self._keys: list[bytes] = []
+        for name in ("secret", "previous_secret"):
+            secret: Secret | None = getattr(self.options, name)
+            if secret is None or not secret.reveal():
+                continue
             try:
-                self._key = secret_key(self.options.secret.reveal())
+                self._keys.append(secret_key(secret.reveal()))
             except ValueError as exc:
                 raise ConfigError(
-                    f'sink "{config.id}" (line {config.line}): secret: {exc}'
+                    f'sink "{config.id}" (line {config.line}): {name}: {exc}'
                 ) from None
+        if self._keys and not (self.options.secret and self.options.secret.reveal()):
+            raise ConfigError(
+                f'sink "{config.id}" (line {config.line}): previous_secret needs a secret'
+            )
 
-    def headers(self, event: Event, body: bytes) -> dict[str, str]:
+    def headers(self, message_id: str, body: bytes) -> dict[str, str]:
         timestamp = int(self._clock())
         headers = {
             **self.options.headers,
             "content-type": "application/json",
-            "webhook-id": event.id,
+            "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
         }
-        if self._key is not None:
-            headers["webhook-signature"] = sign(self._key, event.id, timestamp, body)
+        if self._keys:
+            headers["webhook-signature"] = " ".join(
+                sign(key, message_id, timestamp, body) for key in self._keys
+            )
         return headers
 
     async def send(self, event: Event) -> None:
-        body = encode_body(event)
+        await self._post(event.id, encode_body(event))
+
+    async def send_digest(self, digest: Digest) -> None:
+        """One POST of ``type: digest`` holding the events' own bodies."""
+        body = json.dumps(digest.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        await self._post(digest.id, body.encode("utf-8"))
+
+    async def _post(self, message_id: str, body: bytes) -> None:
         await post(
             self._client,
             self.options.url.reveal(),
             content=body,
-            headers=self.headers(event, body),
+            headers=self.headers(message_id, body),
             seconds=float(self.options.timeout),
             what=f"webhook {self.config.id}",
         )

@@ -1,80 +1,26 @@
-"""The ``watcher`` command: parse options, call the core, print, choose the exit code.
-
-No decision is made here. A :class:`~watcher.errors.WatcherError` becomes one red line
-and an exit code (2 for configuration errors, 1 for the others); anything unexpected
-keeps its traceback.
-"""
+"""The command group, and the commands that run watcher: check, once, run, extract."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import gzip
 import json
+import os
+import signal
 import sys
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from watcher import config as config_module
 from watcher import log as log_module
-from watcher.archive import version_diff
-from watcher.config import HttpSettings, Secret, Settings
-from watcher.daemon import Watcher, serve
+from watcher.cli.common import Options, duration, handle_errors, optional_settings
+from watcher.config import HttpSettings, Settings, SourceConfig
+from watcher.daemon import DaemonLock, Watcher, serve
 from watcher.errors import ConfigError, WatcherError
 from watcher.models import isoformat
-from watcher.pipeline import Extraction, extract_bytes, extract_url
-from watcher.store import Store
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass
-class _Options:
-    config: Path
-    state: Path
-    log_level: str | None
-    log_format: str
-
-    def settings(self, *, warn: bool = True) -> Settings:
-        settings = config_module.load(self.config)
-        log_module.configure(
-            self.log_level or settings.log_level,
-            json={"json": True, "text": False}.get(self.log_format),
-            secrets=_secret_values(settings),
-        )
-        if warn:
-            for warning in settings.warnings:
-                click.secho(f"warning: {warning}", fg="yellow", err=True)
-        return settings
-
-
-def _secret_values(settings: Settings) -> list[str]:
-    values = []
-    for sink in settings.sinks:
-        for value in vars(sink.options).values() if sink.options else ():
-            if isinstance(value, Secret):
-                values.append(value.reveal())
-    return values
-
-
-def _handle_errors(func: F) -> F:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
-        except WatcherError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
+from watcher.pipeline import Extraction, extract_bytes, extract_url, probe_sources
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -108,18 +54,26 @@ def cli(
     Polls news feeds, keeps a clean copy of every article version in SQLite, and
     alerts Slack and webhooks when an article mentions a watched vendor or changes.
     """
-    ctx.obj = _Options(config_path, state_dir, log_level, log_format)
+    ctx.obj = Options(config_path, state_dir, log_level, log_format)
 
 
 @cli.command()
+@click.option(
+    "--discover", is_flag=True,
+    help="Also poll each enabled source once (nothing stored) and say what it found.",
+)  # fmt: skip
 @click.pass_obj
-@_handle_errors
-def check(opts: _Options) -> None:
+@handle_errors
+def check(opts: Options, discover: bool) -> None:
     """Validate the configuration and print what would run.
+
+    With --discover, each enabled source's feed, listing or sitemap is fetched once
+    (politely, nothing stored): entries found, the feed a home page announces, or why
+    it fails. Exits 1 if a source fails.
 
     Example:
 
-        watcher --config sources.yaml check
+        watcher --config sources.yaml check --discover
     """
     settings = opts.settings(warn=False)  # warnings are listed with the sinks below
     enabled = [s for s in settings.sources if s.enabled]
@@ -134,12 +88,13 @@ def check(opts: _Options) -> None:
         status = "" if source.enabled else "  (disabled)"
         click.echo(
             f"  {source.id:<{width}}  {source.kind:<7} {source.language or '?':<3} "
-            f"every {_duration(source.interval):<6} {source.url}{status}"
+            f"every {duration(source.interval):<6} {source.url}{status}"
         )
     click.echo("\nvendors:")
     for vendor in settings.vendors:
         names = ", ".join(t.term for t in vendor.terms)
-        click.echo(f"  {vendor.name}: {names}")
+        urgent = "  (priority: high)" if vendor.priority == "high" else ""
+        click.echo(f"  {vendor.name}: {names}{urgent}")
     click.echo("\nsinks:")
     for sink in settings.sinks:
         filters = [
@@ -150,18 +105,43 @@ def check(opts: _Options) -> None:
             )
             if values
         ]  # fmt: skip
-        click.echo(f"  {sink.id}  ({sink.kind})  {' '.join(filters) or 'every event'}")
+        when = f"  digest {sink.digest.describe()}" if sink.digest else ""
+        click.echo(f"  {sink.id}  ({sink.kind})  {' '.join(filters) or 'every event'}{when}")
     for warning in settings.warnings:
         click.echo(f"  {warning}")
     click.secho("\nconfiguration OK", fg="green")
+    if discover and not _discover(settings, enabled):
+        sys.exit(1)
+
+
+def _discover(settings: Settings, sources: list[SourceConfig]) -> bool:
+    """Print what each source's index holds; False if one of them failed."""
+    click.echo("\ndiscover:")
+    probes = asyncio.run(probe_sources(sources, settings.http))
+    width = max((len(p.source_id) for p in probes), default=4)
+    for probe in probes:
+        if probe.error:
+            click.secho(f"  {probe.source_id:<{width}}  {probe.state}: {probe.error}", fg="red")
+            continue
+        found = f"{len(probe.entries)} entries"
+        if probe.index_url:
+            found += f" from the feed it announces, {probe.index_url}"
+        click.echo(f"  {probe.source_id:<{width}}  {found}")
+        for warning in probe.warnings:
+            if not warning.startswith("using the feed"):
+                click.secho(f"  {'':<{width}}  warning: {warning}", fg="yellow")
+        for entry in probe.entries[:3]:
+            title = entry.title or entry.url
+            click.echo(f"  {'':<{width}}  - {title if len(title) <= 90 else title[:89] + '…'}")
+    return all(p.error is None for p in probes)
 
 
 @cli.command()
 @click.option("--source", "-s", "source_ids", multiple=True, help="Only this source (repeatable).")
 @click.option("--force", is_flag=True, help="Poll failing sources even while they back off.")
 @click.pass_obj
-@_handle_errors
-def once(opts: _Options, source_ids: tuple[str, ...], force: bool) -> None:
+@handle_errors
+def once(opts: Options, source_ids: tuple[str, ...], force: bool) -> None:
     """Poll the sources once, deliver what is due, and exit (for cron or a first look).
 
     Example:
@@ -205,22 +185,66 @@ def once(opts: _Options, source_ids: tuple[str, ...], force: bool) -> None:
 
 @cli.command()
 @click.option(
-    "--grace", default=10.0, show_default=True,
-    help="Seconds in-flight polls get to finish on SIGTERM/SIGINT.",
+    "--grace", type=float, envvar="WATCHER_GRACE",
+    help="Seconds in-flight work gets to finish on SIGTERM/SIGINT "
+    "(default: settings.service.grace, 10s; or $WATCHER_GRACE).",
+)  # fmt: skip
+@click.option(
+    "--http-host", envvar="WATCHER_HTTP_HOST",
+    help="Address of /healthz, /readyz, /metrics and /status "
+    "(default: settings.service.host, 127.0.0.1; or $WATCHER_HTTP_HOST).",
+)  # fmt: skip
+@click.option(
+    "--http-port", type=int, envvar="WATCHER_HTTP_PORT",
+    help="Their port, 0 for none (default: settings.service.port, 8080; or $WATCHER_HTTP_PORT).",
 )  # fmt: skip
 @click.pass_obj
-@_handle_errors
-def run(opts: _Options, grace: float) -> None:
-    """Run the daemon: poll each source on its schedule and deliver alerts.
+@handle_errors
+def run(opts: Options, grace: float | None, http_host: str | None, http_port: int | None) -> None:
+    """Run the daemon: poll each source on its schedule, deliver alerts, and answer
+    /healthz, /readyz, /metrics and /status over HTTP.
 
-    Stops cleanly on SIGTERM or SIGINT (Ctrl-C).
+    Stops cleanly on SIGTERM or SIGINT (Ctrl-C); SIGHUP (or `watcher reload`) re-reads
+    the configuration without a restart.
 
     Example:
 
-        watcher --config sources.yaml --state ./state run
+        watcher --config sources.yaml --state ./state run --http-port 9100
     """
     settings = opts.settings()
-    asyncio.run(serve(settings, opts.state, grace=grace))
+    service = settings.service
+    port = service.port if http_port is None else http_port
+    http = (http_host or service.host, port) if port else None
+
+    def on_reload(new: Settings) -> None:
+        # New sinks bring new secrets to redact; a --log-level given here still wins.
+        log_module.reconfigure(level=opts.log_level or new.log_level, secrets=new.secret_values())
+
+    asyncio.run(serve(settings, opts.state, grace=grace, http=http, on_reload=on_reload))
+
+
+@cli.command()
+@click.pass_obj
+@handle_errors
+def reload(opts: Options) -> None:
+    """Make the running daemon re-read its configuration (sends it SIGHUP).
+
+    Sources added, removed or changed are applied without a restart; a configuration
+    with errors is rejected (see the daemon's log) and the old one keeps running.
+    Check a new file first with `watcher check`.
+
+    Example:
+
+        watcher reload
+    """
+    pid = DaemonLock.running_pid(opts.state)
+    if pid is None:
+        raise WatcherError(f"no watcher daemon is running on {opts.state}")
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        raise WatcherError(f"the daemon (pid {pid}) is gone") from None
+    click.echo(f"asked the daemon (pid {pid}) to reload its configuration")
 
 
 @cli.command("extract")
@@ -234,9 +258,9 @@ def run(opts: _Options, grace: float) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-@_handle_errors
+@handle_errors
 def extract_command(
-    opts: _Options,
+    opts: Options,
     target: str,
     source_id: str | None,
     page_url: str | None,
@@ -253,7 +277,7 @@ def extract_command(
         watcher extract https://www.dsih.fr/article/1234/exemple.html
         watcher extract --source dsih --url https://www.dsih.fr/a page.html
     """
-    settings = _optional_settings(opts)
+    settings = optional_settings(opts)
     rules = settings.source(source_id).extract if (settings and source_id) else None
     if source_id and settings is None:
         raise ConfigError(f"{opts.config}: --source needs a configuration file")
@@ -297,66 +321,6 @@ def extract_command(
             click.echo(f"  [{item.reason}] {text}")
 
 
-@cli.command("diff")
-@click.argument("url")
-@click.option(
-    "--from", "from_version", type=int, help="Older version (default: the one before --to)."
-)
-@click.option("--to", "to_version", type=int, help="Newer version (default: the latest).")
-@click.pass_obj
-@_handle_errors
-def diff_command(
-    opts: _Options, url: str, from_version: int | None, to_version: int | None
-) -> None:
-    """Show an article's versions and what changed between two of them.
-
-    Example:
-
-        watcher diff https://www.dsih.fr/article/1234/exemple.html
-        watcher diff --from 1 --to 3 https://www.dsih.fr/article/1234/exemple.html
-    """
-    store = Store.open(opts.state)
-    try:
-        result = version_diff(store, url, from_version=from_version, to_version=to_version)
-    finally:
-        store.close()
-    click.secho(result.new.title, bold=True)
-    click.echo(result.article.url)
-    click.echo("versions:")
-    for version in result.versions:
-        mark = "*" if version.number == result.article.version else " "
-        click.echo(
-            f"  {mark} {version.number:>3}  {isoformat(version.fetched_at)}  {version.title}"
-        )
-    click.echo()
-    if result.change is None:
-        click.echo(
-            f"versions {result.old.number} and {result.new.number}: no change in words or numbers"
-        )
-        return
-    if result.classes:
-        click.echo(f"change: {', '.join(result.classes)}")
-    for line in result.change.diff.splitlines():
-        if line.startswith(("---", "+++")):
-            click.secho(line, bold=True)
-        elif line.startswith("@@"):
-            click.secho(line, fg="cyan")
-        elif line.startswith("-"):
-            click.secho(line, fg="red")
-        elif line.startswith("+"):
-            click.secho(line, fg="green")
-        else:
-            click.echo(line)
-
-
-def _optional_settings(opts: _Options) -> Settings | None:
-    """The config when there is one; ``watcher extract`` also works without."""
-    if not opts.config.exists():
-        log_module.configure(opts.log_level or "warning")
-        return None
-    return opts.settings(warn=False)
-
-
 def _article_json(result: Extraction, removed: bool) -> dict[str, Any]:
     article = result.article
     return {
@@ -375,13 +339,10 @@ def _article_json(result: Extraction, removed: bool) -> dict[str, Any]:
     }
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def main() -> None:
     cli(prog_name="watcher")
+
+
+# The other commands register themselves on the group.
+from watcher.cli import archive as _archive  # noqa: E402,F401
+from watcher.cli import delivery as _delivery  # noqa: E402,F401
