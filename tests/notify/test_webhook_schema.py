@@ -23,6 +23,7 @@ from tests.strategies import events
 from tests.test_pipeline import CERNER, LONG, VENDORS, Clock
 from watcher.config import (
     DeliverySettings,
+    DigestConfig,
     Duration,
     HealthSettings,
     HttpSettings,
@@ -34,6 +35,7 @@ from watcher.fetch import Fetcher, make_client
 from watcher.match import VendorMatcher
 from watcher.models import (
     Change,
+    Digest,
     Event,
     EventArticle,
     EventType,
@@ -50,6 +52,7 @@ SCHEMA_PATH = Path(__file__).parents[2] / "schema" / "webhook-event.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 HOOK = "https://hooks.example/in/T0K3N"
+DIGEST_HOOK = "https://hooks.example/digest/T0K3N"
 
 
 def errors(body: Any) -> list[str]:
@@ -143,22 +146,38 @@ def test_every_kind_of_event_validates(name: str) -> None:
     assert errors(body_of(VARIANTS[name])) == []
 
 
+DIGEST = Digest(until=NOW, every="daily", timezone="Europe/Paris", events=tuple(VARIANTS.values()))
+
+
+async def test_a_digest_validates_as_the_webhook_sends_it(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(HOOK).respond(204)
+    config = SinkConfig(id="d", kind="webhook", options=WebhookSink.Options(url=Secret(HOOK)))
+    async with httpx.AsyncClient() as client:
+        await WebhookSink(config, client).send_digest(DIGEST)
+    body = json.loads(route.calls.last.request.content)
+    assert body["type"] == "digest" and body["data"]["count"] == len(VARIANTS)
+    assert errors(body) == []
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events())
 def test_generated_events_validate(event: Event) -> None:
     assert errors(body_of(event)) == []
+    digest = Digest(until=event.created_at, every="hourly", timezone="UTC", events=(event,))
+    assert errors(digest.to_dict()) == []
 
 
 def _set(path: str, value: Any) -> Callable[[Any], None]:
     def apply(body: Any) -> None:
         *parents, last = path.split(".")
         target = body
-        for key in parents:
-            target = target[int(key)] if key.isdigit() else target[key]
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        key: Any = int(last) if last.isdigit() else last
         if value is KeyError:
-            del target[last]
+            del target[key]
         else:
-            target[last] = value
+            target[key] = value
 
     return apply
 
@@ -190,10 +209,24 @@ DRIFT: dict[str, tuple[str, Callable[[Any], None]]] = {
 }
 
 
+DRIFT.update(
+    {
+        "unknown digest key": ("digest", _set("data.sink", "d")),
+        "a digest without events": ("digest", _set("data.events", [])),
+        "a digest counting none": ("digest", _set("data.count", 0)),
+        "a digest with an event id": ("digest", _set("data.event_id", "evt_1")),
+        "a digest in a digest": ("digest", _set("data.events.0", DIGEST.to_dict())),
+        "a drifted event in a digest": ("digest", _set("data.events.1.data.score", 1)),
+        "a weekly digest": ("digest", _set("data.every", "weekly")),
+    }
+)
+
+
 @pytest.mark.parametrize("name", list(DRIFT))
 def test_bodies_that_drift_from_the_schema_are_refused(name: str) -> None:
     variant, change = DRIFT[name]
-    body = copy.deepcopy(body_of(VARIANTS[variant]))
+    source = DIGEST.to_dict() if variant == "digest" else body_of(VARIANTS[variant])
+    body = copy.deepcopy(source)
     change(body)
     assert errors(body), f"{name}: the schema let it through"
 
@@ -230,8 +263,8 @@ def _serve(respx_mock: respx.MockRouter, sim: SimSite, host: str) -> SimSite:
 async def deliver(
     respx_mock: respx.MockRouter, store: Store
 ) -> AsyncIterator[tuple[Callable[..., Any], list[Any]]]:
-    """Run the pipeline on a source, then deliver every due event to a webhook sink;
-    yields (run, bodies received)."""
+    """Run the pipeline on a source, then deliver every due event to two webhook sinks,
+    one sending at once and one an hourly digest; yields (run, bodies received)."""
     bodies: list[Any] = []
 
     def receive(request: httpx.Request) -> httpx.Response:
@@ -239,29 +272,42 @@ async def deliver(
         return httpx.Response(204)
 
     respx_mock.post(HOOK).mock(side_effect=receive)
+    respx_mock.post(DIGEST_HOOK).mock(side_effect=receive)
     config = SinkConfig(
         id="hook",
         kind="webhook",
         events=EVERY_EVENT,
         options=WebhookSink.Options(url=Secret(HOOK)),
     )
+    hourly = SinkConfig(
+        id="hourly",
+        kind="webhook",
+        events=EVERY_EVENT,
+        options=WebhookSink.Options(url=Secret(DIGEST_HOOK)),
+        digest=DigestConfig(every="hourly", minute=30),
+    )
     http = HttpSettings(host_delay=Duration(0), retries=0)
     clock = Clock()
     async with make_client(http) as client:
         outbox = Outbox(
-            store, {"hook": WebhookSink(config, client)}, DeliverySettings(), clock=clock
+            store,
+            {"hook": WebhookSink(config, client), "hourly": WebhookSink(hourly, client)},
+            DeliverySettings(),
+            digests={"hourly": DigestConfig(every="hourly", minute=30)},
+            clock=clock,
         )
         ctx = Context(
             fetch=Fetcher(client, http),
             store=store,
             matcher=VendorMatcher(VENDORS),
-            sinks=(config,),
+            sinks=(config, hourly),
             health=HealthSettings(unhealthy_after=2),
             clock=clock,
         )
 
-        async def run(source: SourceConfig) -> None:
-            await process_source(ctx, source, force=True)
+        async def run(source: SourceConfig | None = None) -> None:
+            if source is not None:
+                await process_source(ctx, source, force=True)
             await outbox.deliver_due()
             clock.now += timedelta(hours=1)
 
@@ -306,8 +352,11 @@ async def test_every_body_the_pipeline_sends_validates(
     await run(english)
     del other.failing["/feed.xml"]
     await run(english)
+    await run()  # the last hourly digest
 
-    assert sorted({b["type"] for b in bodies}) == sorted(EVERY_EVENT)
+    assert sorted({b["type"] for b in bodies}) == sorted((*EVERY_EVENT, "digest"))
+    digested = [e for b in bodies if b["type"] == "digest" for e in b["data"]["events"]]
+    assert len(digested) == len(bodies) - sum(b["type"] == "digest" for b in bodies)
     assert any(b["data"].get("linked") for b in bodies)
     for body in bodies:
         assert errors(body) == [], body["type"]
