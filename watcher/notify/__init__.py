@@ -29,8 +29,11 @@ def register(cls: _K) -> _K:
 
 
 # Import the kinds so they register themselves.
+from watcher.notify import apprise as _apprise  # noqa: E402,F401
+from watcher.notify import discord as _discord  # noqa: E402,F401
 from watcher.notify import slack as _slack  # noqa: E402,F401
 from watcher.notify import stdout as _stdout  # noqa: E402,F401
+from watcher.notify import teams as _teams  # noqa: E402,F401
 from watcher.notify import webhook as _webhook  # noqa: E402,F401
 
 __all__ = ["SINK_KINDS", "Sink", "register"]

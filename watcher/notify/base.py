@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import httpx
@@ -34,6 +35,28 @@ class Sink(Protocol):
     async def send(self, event: Event) -> None: ...
 
 
+# How a sink reads a receiver's answer: None when it took the event, else the error.
+Refusal = Callable[[httpx.Response, str], DeliveryError | None]
+
+
+def retryable_status(status: int) -> bool:
+    """Whether a refusal with this status may succeed later (see PERMANENT_STATUS)."""
+    return status not in PERMANENT_STATUS
+
+
+def http_refusal(response: httpx.Response, what: str) -> DeliveryError | None:
+    """The plain reading of an answer: 2xx is success, anything else is a refusal
+    (retried by the outbox after ``Retry-After`` when the receiver sent one, unless
+    retrying cannot help: then the event is parked as dead)."""
+    if response.status_code < 300:
+        return None
+    return DeliveryError(
+        f"{what}: HTTP {response.status_code}",
+        retryable=retryable_status(response.status_code),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
 async def post(
     client: httpx.AsyncClient,
     url: str,
@@ -42,10 +65,12 @@ async def post(
     headers: dict[str, str],
     seconds: float,
     what: str,
+    refusal: Refusal = http_refusal,
 ) -> httpx.Response:
     """POST to a receiver, turning every failure into a ``DeliveryError``.
 
     The URL (which often carries a token) never appears in the error message.
+    ``refusal`` reads the answer, for receivers with their own ways of saying no.
     """
     try:
         response = await client.post(url, content=content, headers=headers, timeout=seconds)
@@ -53,10 +78,7 @@ async def post(
         raise DeliveryError(f"{what}: timed out after {seconds:g}s") from None
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{what}: {type(exc).__name__}") from None
-    if response.status_code >= 300:
-        raise DeliveryError(
-            f"{what}: HTTP {response.status_code}",
-            retryable=response.status_code not in PERMANENT_STATUS,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-        )
+    error = refusal(response, what)
+    if error is not None:
+        raise error
     return response

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,8 +14,9 @@ import httpx
 
 from watcher.config import Duration, Secret
 from watcher.models import Digest, Event
-from watcher.notify import register
+from watcher.notify import register, summary
 from watcher.notify.base import post
+from watcher.notify.summary import cut
 
 if TYPE_CHECKING:
     from watcher.config import SinkConfig
@@ -28,19 +27,11 @@ MAX_HEADER = 150
 MAX_SECTION = 3000
 MAX_CONTEXT = 2000
 MAX_FALLBACK = 3000
-_EXCERPT = 400
-_MAX_VENDORS = 5
-_MAX_CHANGED = 6
-_LANGUAGES = {"fr": "French", "en": "English", "de": "German", "es": "Spanish"}
 
 
 def escape(text: str) -> str:
     """Slack's three control characters; everything else is literal in mrkdwn text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _link(url: str, label: str) -> str:
@@ -49,80 +40,37 @@ def _link(url: str, label: str) -> str:
     return f"<{safe_url}|{escape(label).replace('|', '¦')}>"
 
 
-_TOKENS = re.compile(r"\s+|[^\s]+")
-
-
 def mark_words(old: str, new: str) -> str:
     """One line showing a sentence edited in place: the words that went struck
     (~1,5 million~), the words that came in bold (*2,5 millions*), the rest as is."""
-    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
-    opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
-    # Spans of changes, where a change separated from the next by whitespace alone is
-    # one span ("1,5 million" -> "2,5 millions", not "1,5" -> "2,5" then "million"...).
-    spans: list[tuple[str, str, str]] = []  # (kept text, gone, came)
-    kept, gone, came = "", "", ""
-    for index, (op, i1, i2, j1, j2) in enumerate(opcodes):
-        equal = "".join(b[j1:j2])
-        between = 0 < index < len(opcodes) - 1 and equal.isspace()
-        if op == "equal" and not (between and (gone or came)):
-            if gone or came:
-                spans.append((kept, gone, came))
-                kept, gone, came = "", "", ""
-            kept += equal
-        else:
-            gone += "".join(a[i1:i2])
-            came += "".join(b[j1:j2])
-    spans.append((kept, gone, came))
-    out: list[str] = []
-    for kept, gone, came in spans:
-        out.append(escape(kept))
-        changed = came or gone  # the side whose spacing the line keeps
-        lead = changed[: len(changed) - len(changed.lstrip())]
-        trail = changed[len(changed.rstrip()) :]
-        marks = [f"~{escape(gone.strip())}~"] if gone.strip() else []
-        marks += [f"*{escape(came.strip())}*"] if came.strip() else []
-        if marks:
-            out.append(lead + " ".join(marks) + trail)
-    return "".join(out)
+    return summary.render_edit(
+        old, new, text=escape, gone=lambda s: f"~{escape(s)}~", came=lambda s: f"*{escape(s)}*"
+    )
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, MAX_SECTION)}}
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": cut(text, MAX_HEADER), "emoji": False},
+    }
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
 def _health_message(event: Event) -> dict[str, Any]:
-    health = event.health
-    recovered = event.type == "source.recovered"
-    headline = f"Source {'recovered' if recovered else 'unhealthy'}: {event.source_name}"
-    facts = []
-    if health is not None and not recovered:
-        facts.append(f"*State:* {escape(health.state)} · {health.failures} failed polls in a row")
-        if health.failing_since:
-            facts.append(f"*Failing since:* {health.failing_since:%d %b %Y %H:%M} UTC")
-        if health.last_error:
-            facts.append(f"*Last error:* {escape(_cut(health.last_error, 500))}")
-        if health.next_poll_at:
-            facts.append(f"*Next try:* {health.next_poll_at:%d %b %Y %H:%M} UTC")
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": _cut(headline, MAX_HEADER), "emoji": False},
-        }
-    ]
+    headline = summary.headline(event)
+    facts = [f"*{label}:* {escape(value)}" for label, value in summary.health_facts(event)]
+    blocks: list[dict[str, Any]] = [_header(headline)]
     if facts:
         blocks.append(_section("\n".join(facts)))
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": escape(f"watcher · {event.type} · {event.source_id} · {event.id}"),
-                }
-            ],
-        }
-    )
-    return {"text": _cut(escape(headline), MAX_FALLBACK), "blocks": blocks}
+    blocks.append(_context(escape(f"watcher · {event.type} · {event.source_id} · {event.id}")))
+    return {"text": cut(escape(headline), MAX_FALLBACK), "blocks": blocks}
 
 
 def build_message(event: Event) -> dict[str, Any]:
@@ -130,54 +78,33 @@ def build_message(event: Event) -> dict[str, Any]:
     article = event.article
     if article is None:
         return _health_message(event)
-    updated = event.type == "article.updated"
-    vendor_names = ", ".join(v.name for v in event.vendors) or "no watched vendor"
-    fallback = (
-        f"{'Updated' if updated else 'New'}: {article.title} ({event.source_name}) "
-        f"— {vendor_names} — {article.url}"
-    )
-    meta = [event.source_name]
-    if article.published_at:
-        meta.append(article.published_at.strftime("%d %b %Y"))
-    if article.language:
-        meta.append(_LANGUAGES.get(article.language, article.language))
-    if updated and event.change:
-        meta.append(f"version {event.change.from_version} → {article.version}")
+    meta = " · ".join(summary.meta(event))
     blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": _cut(
-                    ("Updated: " if updated else "") + article.title or article.url, MAX_HEADER
-                ),
-                "emoji": False,
-            },
-        },
-        _section(
-            f"*{_link(article.url, article.title or article.url)}*\n{escape(' · '.join(meta))}"
-        ),
+        _header(summary.headline(event)),
+        _section(f"*{_link(article.url, article.title or article.url)}*\n{escape(meta)}"),
     ]
-    for vendor in event.vendors[:_MAX_VENDORS]:
+    for vendor in event.vendors[: summary.MAX_VENDORS]:
         names = ", ".join(vendor.matched)
         quote = f"\n>{escape(vendor.snippets[0])}" if vendor.snippets else ""
         blocks.append(_section(f"*{escape(vendor.name)}* ({escape(names)}){quote}"))
-    if updated and event.change:
+    if event.type == "article.updated" and event.change:
         change = event.change
-        in_place = {old for old, _ in change.replaced} | {new for _, new in change.replaced}
-        lines = [mark_words(old, new) for old, new in change.replaced]
-        lines += [f"~{escape(s)}~" for s in change.removed if s not in in_place]
-        lines += [f"*{escape(s)}*" for s in change.added if s not in in_place]
-        shown = lines[:_MAX_CHANGED]
+        lines = [
+            mark_words(old, new) if kind == "edited"
+            else f"~{escape(old)}~" if kind == "removed"
+            else f"*{escape(new)}*"
+            for kind, old, new in summary.changed_sentences(change)
+        ]  # fmt: skip
+        shown = lines[: summary.MAX_CHANGED]
         if len(lines) > len(shown):
             shown.append(f"_…and {len(lines) - len(shown)} more changed sentences_")
         kinds = f" ({escape(', '.join(change.classes))})" if change.classes else ""
         if shown:
             blocks.append(_section(f"*What changed*{kinds}\n" + "\n".join(shown)))
     elif article.text:
-        blocks.append(_section(escape(_cut(" ".join(article.text.split()), _EXCERPT))))
-    for report in event.linked[:3]:
-        language = _LANGUAGES.get(report.language or "", report.language or "?")
+        blocks.append(_section(escape(summary.excerpt(article.text))))
+    for report in event.linked[: summary.MAX_LINKED]:
+        language = summary.language_name(report.language)
         differs = ""
         if report.only_here or report.only_there:
             differs = (
@@ -188,21 +115,14 @@ def build_message(event: Event) -> dict[str, Any]:
         blocks.append(_section(f"Same story in {language}: {link}{differs}"))
     if event.also_seen_at:
         others = ", ".join(
-            _link(u, u.split("/")[2] if "//" in u else u) for u in event.also_seen_at[:10]
+            _link(u, summary.host(u)) for u in event.also_seen_at[: summary.MAX_ALSO_SEEN]
         )
         blocks.append(_section(f"Also seen at: {others}"))
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": _cut(escape(f"watcher · {event.type} · {event.id}"), MAX_CONTEXT),
-                }
-            ],
-        }
-    )
-    return {"text": _cut(escape(fallback), MAX_FALLBACK), "blocks": blocks[:MAX_BLOCKS]}
+    blocks.append(_context(cut(escape(summary.footer(event)), MAX_CONTEXT)))
+    return {
+        "text": cut(escape(summary.fallback(event)), MAX_FALLBACK),
+        "blocks": blocks[:MAX_BLOCKS],
+    }
 
 
 @register
@@ -274,7 +194,7 @@ def _digest_line(event: Event) -> str:
         state = (
             "recovered" if event.type == "source.recovered" else (health.state if health else "")
         )
-        error = f" — {escape(_cut(health.last_error, 150))}" if health and health.last_error else ""
+        error = f" — {escape(cut(health.last_error, 150))}" if health and health.last_error else ""
         return f"• {escape(event.source_name)}: {escape(state)}{error}"
     meta = [event.source_name]
     if article.published_at:
@@ -302,7 +222,7 @@ def build_digest(digest: Digest) -> list[dict[str, Any]]:
             if chunk and len(heading) + sum(len(x) + 1 for x in chunk) + len(line) >= MAX_SECTION:
                 sections.append(_section(heading + "\n" + "\n".join(chunk)))
                 heading, chunk = f"*{escape(group)}* (continued)", []
-            chunk.append(_cut(line, MAX_SECTION - len(heading) - 2))
+            chunk.append(cut(line, MAX_SECTION - len(heading) - 2))
         sections.append(_section(heading + "\n" + "\n".join(chunk)))
     per_message = MAX_BLOCKS - 2  # the header and the context line
     pages = [sections[i : i + per_message] for i in range(0, len(sections), per_message)]
@@ -313,7 +233,7 @@ def build_digest(digest: Digest) -> list[dict[str, Any]]:
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": _cut(title + suffix, MAX_HEADER),
+                "text": cut(title + suffix, MAX_HEADER),
                 "emoji": False,
             },
         }
@@ -325,6 +245,6 @@ def build_digest(digest: Digest) -> list[dict[str, Any]]:
             f"{group} ({len(events)})" for group, events in digest.by_vendor()
         )
         messages.append(
-            {"text": _cut(escape(fallback), MAX_FALLBACK), "blocks": [header, *page, context]}
+            {"text": cut(escape(fallback), MAX_FALLBACK), "blocks": [header, *page, context]}
         )
     return messages
