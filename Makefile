@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run once check-config test check fmt lock bench-extraction bench-changes clean
+.PHONY: run once check-config test check fmt lock bench-extraction bench-changes bench-polling clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --extra dev pyproject.toml -o requirements/dev.txt
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --extra dev --extra bench -c requirements/dev.txt pyproject.toml -o requirements/bench.txt
 
-# The benchmark-only extras (trafilatura, readability-lxml), pinned in requirements/bench.txt:
+# The benchmark-only extras (trafilatura, readability-lxml, urlwatch), pinned in requirements/bench.txt:
 # dev.txt plus the extras, with every shared package at dev.txt's version.
 $(BENCH_STAMP): requirements/bench.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/bench.txt
@@ -55,6 +55,9 @@ bench-extraction: $(BENCH_STAMP)  ## watcher's extractor vs trafilatura and read
 
 bench-changes: $(STAMP)  ## change detection on ../shared/corpus: false changes, missed edits, copies linked, lookups
 	$(BIN)/python benchmarks/changes.py $(BENCH_ARGS)
+
+bench-polling: $(BENCH_STAMP)  ## `watcher once` on a simulated news web on 127.0.0.1: first and no-change passes, vs urlwatch
+	$(BIN)/python benchmarks/polling.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
