@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watcher.config import load
 from watcher.match import VendorMatcher
@@ -90,3 +93,32 @@ def test_snippets_prefer_the_body_to_the_title() -> None:
     assert match.snippets == ("Le CHU a signé avec Cerner l'an dernier.",)
     (only_title,) = MATCHER.find("Rennes choisit Cerner", "Le CHU a signé un contrat.")
     assert only_title.snippets == ("Rennes choisit Cerner",)
+
+
+# Pieces that make the matcher work: every term and guard word of the shipped list, in
+# other cases, accented or not, glued to letters, with characters whose folded form has
+# another length (an ellipsis folds to "...", a soft hyphen to nothing).
+_TERMS = [
+    t.term
+    for v in load(Path(__file__).parents[1] / "sources.yaml", env={}).vendors
+    for t in v.terms
+]
+_GUARDS = ["EHR", "hôpital", "glucose", "Icare", "mythe", "Bourse", "trust", "DPI"]
+_PIECES = (
+    st.sampled_from(_TERMS + _GUARDS)
+    | st.sampled_from(_TERMS).map(str.upper)
+    | st.sampled_from(
+        [" ", " ", ". ", "\n\n", "…", "\u00ad", "ﬁ", "ß", "e\u0301", "x", "l'", "-", "é", "CHU"]
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join), st.lists(_PIECES, max_size=6).map("".join))
+def test_the_substring_prefilter_never_changes_a_result(text: str, title: str) -> None:
+    # The needle only lets find() skip terms whose regex cannot match: without it
+    # (an empty needle is in every text), the answer must be the same.
+    unfiltered = VendorMatcher([])
+    unfiltered._terms = [replace(t, needle="") for t in MATCHER._terms]
+    unfiltered.vendor_names = MATCHER.vendor_names
+    assert MATCHER.find(title, text) == unfiltered.find(title, text)

@@ -23,9 +23,12 @@ _MAX_SNIPPETS = 3
 _SENTENCE_END = re.compile(r"[.!?…]\s|\n")
 
 
+def _words(term: str, *, case_sensitive: bool) -> list[str]:
+    return term.split() if case_sensitive else fold(term).split()
+
+
 def _pattern(term: str, *, case_sensitive: bool) -> str:
-    words = term.split() if case_sensitive else fold(term).split()
-    body = r"\s+".join(re.escape(w) for w in words)
+    body = r"\s+".join(re.escape(w) for w in _words(term, case_sensitive=case_sensitive))
     return rf"(?<!\w){body}(?!\w)"
 
 
@@ -36,6 +39,11 @@ class _Compiled:
     regex: re.Pattern[str]
     near: re.Pattern[str] | None
     not_near: re.Pattern[str] | None
+    # A string the regex cannot match without: its first word, as it must appear in the
+    # text searched. Most terms are absent from most articles, and ``in`` (a C substring
+    # search) says so far faster than the regex, whose leading look-behind stops ``re``
+    # from skipping ahead to a literal prefix: it tries every position of the text.
+    needle: str
 
 
 def _any_of(words: Iterable[str]) -> re.Pattern[str] | None:
@@ -57,6 +65,9 @@ class VendorMatcher:
                         regex=re.compile(_pattern(term.term, case_sensitive=term.case_sensitive)),
                         near=_any_of(term.near),
                         not_near=_any_of(term.not_near),
+                        needle=next(
+                            iter(_words(term.term, case_sensitive=term.case_sensitive)), ""
+                        ),
                     )
                 )
         self.vendor_names = tuple(dict.fromkeys(t.vendor for t in self._terms))
@@ -75,6 +86,8 @@ class VendorMatcher:
         claimed: list[tuple[int, int]] = []
         for compiled in self._terms:
             haystack = document if compiled.term.case_sensitive else folded
+            if compiled.needle not in haystack:
+                continue
             for match in compiled.regex.finditer(haystack):
                 if compiled.term.case_sensitive:
                     start, end = match.start(), match.end()
