@@ -8,6 +8,7 @@ it is C-speed after warm-up, where per-character normalisation in Python is not.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Characters that carry nothing: soft hyphen, zero-width space/joiners, word joiner, BOM.
@@ -48,9 +49,18 @@ def fold_with_map(text: str) -> tuple[str, list[int] | None]:
     """Folded text, and for each of its characters the index of the original character
     it came from (``None`` when folding kept every position, the usual case)."""
     folded = text.translate(_TABLE)
-    if all(len(_TABLE[ord(c)]) == 1 for c in set(text)):
+    odd = "".join(c for c in set(text) if len(_TABLE[ord(c)]) != 1)
+    if not odd:
         return folded, None
+    # Runs of characters that fold to one character map position for position: only
+    # the odd ones (an ellipsis that becomes "...", an invisible one that goes) are
+    # visited in Python; a French article has a few of them in thousands of characters.
     index: list[int] = []
-    for position, char in enumerate(text):
-        index.extend([position] * len(char.translate(_TABLE)))
+    start = 0
+    for match in re.finditer(f"[{re.escape(odd)}]", text):
+        position = match.start()
+        index.extend(range(start, position))
+        index.extend([position] * len(_TABLE[ord(text[position])]))
+        start = position + 1
+    index.extend(range(start, len(text)))
     return folded, index
