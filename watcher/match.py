@@ -39,10 +39,11 @@ class _Compiled:
     regex: re.Pattern[str]
     near: re.Pattern[str] | None
     not_near: re.Pattern[str] | None
-    # A string the regex cannot match without: its first word, as it must appear in the
-    # text searched. Most terms are absent from most articles, and ``in`` (a C substring
-    # search) says so far faster than the regex, whose leading look-behind stops ``re``
-    # from skipping ahead to a literal prefix: it tries every position of the text.
+    # A string the regex cannot match without: its longest word (the rarest, usually:
+    # "healthcare" rather than "ge"), as it must appear in the text searched. Most terms
+    # are absent from most articles, and ``in`` (a C substring search) says so far faster
+    # than the regex, whose leading look-behind stops ``re`` from skipping ahead to a
+    # literal prefix: it tries every position of the text.
     needle: str
 
 
@@ -65,8 +66,10 @@ class VendorMatcher:
                         regex=re.compile(_pattern(term.term, case_sensitive=term.case_sensitive)),
                         near=_any_of(term.near),
                         not_near=_any_of(term.not_near),
-                        needle=next(
-                            iter(_words(term.term, case_sensitive=term.case_sensitive)), ""
+                        needle=max(
+                            _words(term.term, case_sensitive=term.case_sensitive),
+                            key=len,
+                            default="",
                         ),
                     )
                 )
