@@ -36,6 +36,11 @@ DB_NAME = "watcher.db"
 _BUSY_TIMEOUT_S = 30.0
 
 
+class StaleWrite(Exception):
+    """A version was written by another process (the daemon beside a backfill) between
+    our read and our write: ours is dropped, theirs stands."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     """What the store remembers of a source between polls."""
@@ -70,7 +75,7 @@ class OutboxEntry:
     event_id: str
     sink_id: str
     type: str
-    status: str  # pending | sent | dead
+    status: str  # pending | held (for a backfill digest) | sent | dead
     attempts: int
     created_at: datetime
     next_attempt_at: datetime | None
@@ -93,6 +98,26 @@ class StoredArticle:
     entry_updated_at: datetime | None
     etag: str | None
     last_modified: str | None
+    backfilled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A source's backfill: its window, where the walk stands (``cursor``, opaque to
+    all but the source kind) and what it has done so far."""
+
+    source_id: str
+    since: datetime | None
+    until: datetime | None
+    cursor: dict[str, Any] | None
+    done: bool
+    started_at: datetime
+    updated_at: datetime
+    pages: int = 0
+    discovered: int = 0
+    stored: int = 0
+    skipped: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,15 +351,18 @@ class Store:
             )
         )
 
-    def add_placeholder(self, *, source_id: str, url: str, now: datetime, silent: bool) -> None:
+    def add_placeholder(
+        self, *, source_id: str, url: str, now: datetime, silent: bool, backfilled: bool = False
+    ) -> None:
         """Remember an article URL whose page could not be read yet (no version).
 
-        During a baseline this keeps the article silent when it is read later.
+        During a baseline this keeps the article silent when it is read later; a
+        backfill's placeholders are retried by the next backfill, not by the daemon.
         """
         self.db.execute(
-            "INSERT INTO articles (url, source_id, first_seen_at, last_checked_at, silent) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
-            [url, source_id, isoformat(now), isoformat(now), int(silent)],
+            "INSERT INTO articles (url, source_id, first_seen_at, last_checked_at, silent, "
+            "backfilled) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+            [url, source_id, isoformat(now), isoformat(now), int(silent), int(backfilled)],
         )
         self.db.conn.commit()
 
@@ -391,10 +419,15 @@ class Store:
         last_modified: str | None,
         entry_updated_at: datetime | None,
         backfilled: bool = False,
+        hold: bool = False,
     ) -> int:
         """Write a new version of an article (creating the article if needed), its
         vendor mentions, and the events announcing it with their outbox rows, all in one
-        transaction. Returns the article id."""
+        transaction. Returns the article id.
+
+        ``backfilled`` marks the article as history; ``hold`` parks its events as
+        ``held`` (sent later as one digest by :meth:`held_deliveries`' caller). Raises
+        :class:`StaleWrite` when another writer stored this version number first."""
         now = isoformat(version.fetched_at)
         with self.db.atomic():
             self.db.execute(
@@ -402,9 +435,15 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
                 [url, source_id, now, int(silent), int(backfilled)],
             )
-            row = self._one("SELECT id FROM articles WHERE url = ?", [url])
+            row = self._one("SELECT id, version FROM articles WHERE url = ?", [url])
             assert row is not None
             article_id = int(row["id"])
+            if row["version"] >= version.number:
+                # The INSERT above took the write lock, so this read is current: another
+                # process wrote this version while we were fetching. Roll back.
+                raise StaleWrite(url)
+            if backfilled:
+                self.db.execute("UPDATE articles SET backfilled = 1 WHERE id = ?", [article_id])
             # The search index holds each article's latest version: out with the old one
             # (FTS5 needs the indexed values to remove them), in with the new one below.
             indexed = self._one(
@@ -494,11 +533,17 @@ class Store:
                     ],
                 )
             for event, sink_ids in version.events:
-                self._enqueue(event, sink_ids, article_id, version.number)
+                self._enqueue(event, sink_ids, article_id, version.number, hold=hold)
         return article_id
 
     def _enqueue(
-        self, event: Event, sink_ids: Iterable[str], article_id: int | None, version: int | None
+        self,
+        event: Event,
+        sink_ids: Iterable[str],
+        article_id: int | None,
+        version: int | None,
+        *,
+        hold: bool = False,
     ) -> None:
         created = isoformat(event.created_at)
         self.db.execute(
@@ -515,9 +560,9 @@ class Store:
         )
         for sink_id in sink_ids:
             self.db.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, sink_id, next_attempt_at) "
-                "VALUES (?, ?, ?)",
-                [event.id, sink_id, created],
+                "INSERT OR IGNORE INTO outbox (event_id, sink_id, next_attempt_at, status) "
+                "VALUES (?, ?, ?, ?)",
+                [event.id, sink_id, created, "held" if hold else "pending"],
             )
 
     def versions(self, article_id: int) -> list[Version]:
@@ -625,7 +670,8 @@ class Store:
             rows = self._all(
                 "SELECT e.id, e.payload FROM events e JOIN articles a ON a.id = e.article_id "
                 "WHERE a.story_id = ? AND NOT EXISTS (SELECT 1 FROM outbox o "
-                "WHERE o.event_id = e.id AND (o.attempts > 0 OR o.status != 'pending'))",
+                "WHERE o.event_id = e.id "
+                "AND (o.attempts > 0 OR o.status NOT IN ('pending', 'held')))",
                 [story_id],
             )
             for row in list(rows):
@@ -714,6 +760,70 @@ class Store:
             if p.exists()
         )
 
+    # --- backfill --------------------------------------------------------------------
+
+    def checkpoint(self, source_id: str) -> Checkpoint | None:
+        """Where the last backfill of a source stood."""
+        row = self._one("SELECT * FROM backfills WHERE source_id = ?", [source_id])
+        if row is None:
+            return None
+        return Checkpoint(
+            source_id=source_id,
+            since=parse_isoformat(row["since"]),
+            until=parse_isoformat(row["until"]),
+            cursor=json.loads(row["cursor"]) if row["cursor"] else None,
+            done=bool(row["done"]),
+            started_at=_required_time(row["started_at"]),
+            updated_at=_required_time(row["updated_at"]),
+            pages=row["pages"],
+            discovered=row["discovered"],
+            stored=row["stored"],
+            skipped=row["skipped"],
+            failed=row["failed"],
+        )
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO backfills (source_id, since, until, cursor, done, "
+            "started_at, updated_at, pages, discovered, stored, skipped, failed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                checkpoint.source_id,
+                isoformat(checkpoint.since),
+                isoformat(checkpoint.until),
+                json.dumps(checkpoint.cursor) if checkpoint.cursor is not None else None,
+                int(checkpoint.done),
+                isoformat(checkpoint.started_at),
+                isoformat(checkpoint.updated_at),
+                checkpoint.pages,
+                checkpoint.discovered,
+                checkpoint.stored,
+                checkpoint.skipped,
+                checkpoint.failed,
+            ],
+        )
+        self.db.conn.commit()
+
+    def checkpoints(self) -> list[Checkpoint]:
+        ids = [row["source_id"] for row in self._all("SELECT source_id FROM backfills")]
+        return [c for c in map(self.checkpoint, ids) if c is not None]
+
+    def backfill_failures(self, source_id: str, limit: int = 1000) -> list[str]:
+        """URLs an earlier backfill of the source found but could not read."""
+        return [
+            row["url"]
+            for row in self._all(
+                "SELECT url FROM articles WHERE source_id = ? AND backfilled AND version = 0 "
+                "ORDER BY id LIMIT ?",
+                [source_id, limit],
+            )
+        ]
+
+    def is_stored(self, url: str) -> bool:
+        """Whether a version of the article at ``url`` (or known under it) is stored."""
+        article = self.find_article(url)
+        return article is not None and article.version > 0
+
     # --- outbox ----------------------------------------------------------------------
 
     def due_deliveries(self, sink_id: str, now: datetime, limit: int = 100) -> list[Delivery]:
@@ -731,6 +841,31 @@ class Store:
                 [sink_id, isoformat(now), limit],
             )
         ]
+
+    def held_deliveries(self, sink_id: str) -> list[Delivery]:
+        """Events a backfill holds for one digest to ``sink_id``, oldest first."""
+        return [
+            Delivery(
+                event=Event.from_dict(json.loads(row["payload"])),
+                sink_id=sink_id,
+                attempts=row["attempts"],
+            )
+            for row in self._all(
+                "SELECT o.attempts, e.payload FROM outbox o JOIN events e ON e.id = o.event_id "
+                "WHERE o.sink_id = ? AND o.status = 'held' ORDER BY e.created_at, e.rowid",
+                [sink_id],
+            )
+        ]
+
+    def release_held(self, sink_id: str) -> int:
+        """Held events become ordinary pending ones (their digest could not be sent:
+        the outbox retries them like any other)."""
+        cursor = self.db.execute(
+            "UPDATE outbox SET status = 'pending' WHERE sink_id = ? AND status = 'held'",
+            [sink_id],
+        )
+        self.db.conn.commit()
+        return cursor.rowcount
 
     def mark_sent(self, event_id: str, sink_id: str, now: datetime) -> None:
         self.db.execute(
@@ -856,6 +991,7 @@ def _stored_article(row: dict[str, Any]) -> StoredArticle:
         entry_updated_at=parse_isoformat(row["entry_updated_at"]),
         etag=row["etag"],
         last_modified=row["last_modified"],
+        backfilled=bool(row.get("backfilled", 0)),
     )
 
 

@@ -31,10 +31,12 @@ class Options:
     log_level: str | None
     log_format: str
 
-    def settings(self, *, warn: bool = True) -> Settings:
+    def settings(self, *, warn: bool = True, log_level: str | None = None) -> Settings:
+        """Load the config and set up logging (``--log-level``, else ``log_level``
+        here, else the config's)."""
         settings = config_module.load(self.config)
         log_module.configure(
-            self.log_level or settings.log_level,
+            self.log_level or log_level or settings.log_level,
             json={"json": True, "text": False}.get(self.log_format),
             secrets=settings.secret_values(),
         )

@@ -345,4 +345,5 @@ def main() -> None:
 
 # The other commands register themselves on the group.
 from watcher.cli import archive as _archive  # noqa: E402,F401
+from watcher.cli import backfill as _backfill  # noqa: E402,F401
 from watcher.cli import delivery as _delivery  # noqa: E402,F401
