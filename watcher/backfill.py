@@ -95,12 +95,22 @@ class Backfill:
 
     def __post_init__(self) -> None:
         self.progress = {s.id: Progress(s.id) for s in self.sources}
+        self._stopping = False
         request = self.request
         self.history = Import(
             request.window,
             announce=request.notify or request.digest is not None,
             hold=request.digest is not None,
         )
+
+    def stop(self) -> None:
+        """Finish the articles being read, checkpoint, and end (the first Ctrl-C): a
+        re-run then fetches nothing twice."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     async def run(self) -> list[Progress]:
         """Backfill every source (several at once); a failing source never stops the
@@ -109,6 +119,9 @@ class Backfill:
 
         async def one(source: SourceConfig) -> None:
             async with gate:
+                if self._stopping:
+                    self.progress[source.id].state = "interrupted"
+                    return
                 await self._source(source, self.progress[source.id])
 
         await asyncio.gather(*(one(s) for s in self.sources))
@@ -148,6 +161,9 @@ class Backfill:
             if not request.dry_run:
                 await self._retry_failures(source, progress, report)
             async for page in kind.history(self.ctx.fetch, window, cursor):
+                if self._stopping:
+                    progress.state = "interrupted"
+                    break
                 progress.pages += 1
                 entries = list(page.entries)
                 progress.discovered += len(entries)
@@ -165,7 +181,7 @@ class Backfill:
                     checkpoint = _advance(base, page.cursor, progress, done=stop)
                     store.save_checkpoint(checkpoint)
                 if not complete:
-                    progress.state = "limit"
+                    progress.state = "interrupted" if self._stopping else "limit"
                     break
                 if stop:
                     break
@@ -210,7 +226,7 @@ class Backfill:
         outcomes: list[Outcome] = []
         step = max(1, self.request.concurrency)
         for start in range(0, len(entries), step):
-            if self._reached_limit(progress):
+            if self._stopping or self._reached_limit(progress):
                 return outcomes, False
             chunk = entries[start : start + step]
             done = await asyncio.gather(

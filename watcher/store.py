@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,18 @@ class StoredArticle:
     etag: str | None
     last_modified: str | None
     backfilled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveQuery:
+    """Filters shared by ``watcher articles``, ``search``, ``export`` and ``stats``."""
+
+    vendor: str | None = None
+    sources: tuple[str, ...] = ()
+    language: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -760,6 +772,90 @@ class Store:
             if p.exists()
         )
 
+    # --- the archive (read-only questions) ------------------------------------------
+
+    def archive_rows(
+        self, query: ArchiveQuery, *, with_text: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Articles with a stored version, newest first (by publication date, else first
+        seen), filtered; a generator over the cursor, so an export of the whole archive
+        never sits in memory. Each row has its vendors as a JSON list."""
+        where, params = _archive_filter(query)
+        text = ", v.text" if with_text else ""
+        sql = (
+            "SELECT a.id, a.url, a.source_id, v.title, a.published_at, a.modified_at, "
+            "a.first_seen_at, a.language, a.author, a.version, a.backfilled, a.story_id, "
+            "(SELECT json_group_array(vendor) FROM (SELECT DISTINCT m.vendor FROM mentions m "
+            f"WHERE m.article_id = a.id AND m.version = a.version)) AS vendors{text} "
+            "FROM articles a JOIN versions v ON v.article_id = a.id AND v.number = a.version "
+            f"WHERE {where} ORDER BY COALESCE(a.published_at, a.first_seen_at) DESC, a.id DESC"
+        )
+        if query.limit is not None:
+            sql += f" LIMIT {int(query.limit)}"
+        cursor = self.db.conn.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(columns, row, strict=True))
+
+    def search_rows(self, match: str, query: ArchiveQuery) -> list[dict[str, Any]]:
+        """Full-text search (an FTS5 ``match`` expression) over the latest version of
+        each article, best first (BM25, a title hit weighing ten body hits), with a
+        highlighted snippet of each (``\x02``/``\x03`` around the matched words)."""
+        where, params = _archive_filter(query)
+        return list(
+            self._all(
+                "SELECT a.id, a.url, a.source_id, a.published_at, a.first_seen_at, a.language, "
+                "highlight(search, 0, char(2), char(3)) AS title, "
+                "snippet(search, 1, char(2), char(3), '…', 24) AS snippet, "
+                "bm25(search, 10.0, 1.0) AS score "
+                "FROM search JOIN articles a ON a.id = search.rowid "
+                f"WHERE search MATCH ? AND {where} ORDER BY score LIMIT ?",
+                [match, *params, query.limit or 20],
+            )
+        )
+
+    def aliases(self, article_id: int) -> list[str]:
+        """Other URLs that led to the article (feed links with tracking, redirects)."""
+        return [
+            row["url"]
+            for row in self._all(
+                "SELECT url FROM article_urls WHERE article_id = ? ORDER BY url", [article_id]
+            )
+        ]
+
+    def article_row(self, article_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM articles WHERE id = ?", [article_id])
+        if row is None:
+            raise StoreError(f"no article {article_id}")
+        return row
+
+    def article_events(self, article_id: int) -> list[dict[str, Any]]:
+        """The events about an article, with each sink's delivery state."""
+        return list(
+            self._all(
+                "SELECT e.id, e.type, e.version, e.created_at, o.sink_id, o.status, o.attempts, "
+                "o.sent_at, o.last_error FROM events e LEFT JOIN outbox o ON o.event_id = e.id "
+                "WHERE e.article_id = ? ORDER BY e.created_at, e.rowid, o.sink_id",
+                [article_id],
+            )
+        )
+
+    def vendor_months(self, query: ArchiveQuery) -> list[tuple[str, str, int]]:
+        """``(month, vendor, articles)``: articles mentioning each vendor (in their
+        latest version), by month of publication (else of first sight)."""
+        where, params = _archive_filter(replace(query, vendor=None))
+        vendor = "AND m.vendor = ? " if query.vendor else ""
+        return [
+            (row["month"], row["vendor"], row["n"])
+            for row in self._all(
+                "SELECT strftime('%Y-%m', COALESCE(a.published_at, a.first_seen_at)) AS month, "
+                "m.vendor, COUNT(DISTINCT a.id) AS n FROM articles a "
+                "JOIN mentions m ON m.article_id = a.id AND m.version = a.version "
+                f"WHERE {where} {vendor}GROUP BY month, m.vendor ORDER BY month, m.vendor",
+                [*params, *([query.vendor] if query.vendor else [])],
+            )
+        ]
+
     # --- backfill --------------------------------------------------------------------
 
     def checkpoint(self, source_id: str) -> Checkpoint | None:
@@ -964,6 +1060,33 @@ class Store:
                 "SELECT sink_id, status, COUNT(*) AS n FROM outbox GROUP BY sink_id, status"
             )
         }
+
+
+def _archive_filter(query: ArchiveQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (over ``articles a``) of an archive query."""
+    clauses: list[str] = ["a.version > 0"]
+    params: list[Any] = []
+    date = "COALESCE(a.published_at, a.first_seen_at)"
+    if query.sources:
+        clauses.append(f"a.source_id IN ({', '.join('?' * len(query.sources))})")
+        params += list(query.sources)
+    if query.language:
+        clauses.append("a.language = ?")
+        params.append(query.language)
+    if query.since is not None:
+        clauses.append(f"{date} >= ?")
+        params.append(isoformat(query.since))
+    if query.until is not None:
+        clauses.append(f"{date} < ?")
+        params.append(isoformat(query.until))
+    if query.vendor:
+        # Stored under the vendor's configured name; the case is not the user's concern.
+        clauses.append(
+            "EXISTS (SELECT 1 FROM mentions m WHERE m.article_id = a.id "
+            "AND m.version = a.version AND m.vendor = ? COLLATE NOCASE)"
+        )
+        params.append(query.vendor)
+    return " AND ".join(clauses), params
 
 
 def _member(row: dict[str, Any]) -> StoryMember:

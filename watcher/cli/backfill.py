@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,8 +14,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from watcher.backfill import Backfill, Request, moment
-from watcher.cli.common import Options, handle_errors, print_table
+from watcher.backfill import Backfill, Request
+from watcher.cli.common import Moment, Options, handle_errors, print_table
 from watcher.cli.main import cli
 from watcher.daemon import Watcher
 from watcher.errors import ConfigError
@@ -26,27 +27,13 @@ _REFRESH_PER_SECOND = 2
 _LOG_EVERY_S = 10.0
 
 
-class _Moment(click.ParamType):  # type: ignore[type-arg]
-    name = "DATE"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return moment(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
 @cli.command("backfill")
 @click.option("--source", "-s", "source_ids", multiple=True, help="Only this source (repeatable).")
 @click.option(
-    "--since", type=_Moment(), default="365d", show_default=True,
+    "--since", type=Moment(), default="365d", show_default=True,
     help="Oldest publication date to import: a date (2025-01-31) or a span back (90d, 6m, 1y).",
 )  # fmt: skip
-@click.option("--until", type=_Moment(), help="Import only what was published before this.")
+@click.option("--until", type=Moment(), help="Import only what was published before this.")
 @click.option(
     "--max-articles", type=click.IntRange(min=1), metavar="N",
     help="Store at most N articles per source in this run (a re-run continues).",
@@ -83,6 +70,7 @@ def backfill_command(
 
     Example:
 
+    \b
         watcher backfill --since 2025-01-01
         watcher backfill --source dsih --since 90d --max-articles 200
         watcher backfill --digest slack --since 30d
@@ -104,7 +92,7 @@ def backfill_command(
         async with Watcher(settings, opts.state) as watcher:
             job = watcher.backfill(request, source_ids)
             running.append(job)
-            with _display(job):
+            with _display(job), _interruptible(job):
                 await job.run()
             if dry_run:
                 return
@@ -117,16 +105,48 @@ def backfill_command(
     click.echo(f"backfill {window}{' (dry run)' if dry_run else ''}", err=True)
     try:
         asyncio.run(go())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         if running:
             _summary(running[0], dry_run)
         click.secho("interrupted: run the same command again to resume", fg="yellow", err=True)
         sys.exit(130)
     _summary(running[0], dry_run)
+    if running[0].stopping:
+        click.secho("interrupted: run the same command again to resume", fg="yellow", err=True)
+        sys.exit(130)
     for report in delivered:
         click.echo(f"delivered: {report.sent} sent, {report.failed} to retry, {report.dead} dead")
     if any(p.state == "failed" for p in running[0].progress.values()):
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _interruptible(job: Backfill) -> Iterator[None]:
+    """The first Ctrl-C (or SIGTERM) lets the articles being read finish and saves the
+    checkpoint; a second one stops at once (a re-run may then read a few pages again)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def interrupt() -> None:
+        if job.stopping:  # the second time: stop now
+            task.cancel()
+            return
+        job.stop()
+        click.secho(
+            "stopping after the articles being read (Ctrl-C again to quit now)",
+            fg="yellow",
+            err=True,
+        )
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, interrupt)
+    try:
+        yield
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
 
 
 @contextlib.contextmanager

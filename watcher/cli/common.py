@@ -17,6 +17,7 @@ from rich.table import Table
 
 from watcher import config as config_module
 from watcher import log as log_module
+from watcher.backfill import moment
 from watcher.config import Settings
 from watcher.errors import ConfigError, WatcherError
 from watcher.store import DB_NAME, Store
@@ -44,6 +45,22 @@ class Options:
             for warning in settings.warnings:
                 click.secho(f"warning: {warning}", fg="yellow", err=True)
         return settings
+
+
+class Moment(click.ParamType):  # type: ignore[type-arg]
+    """A date (2025-01-31) or a span back from today (90d, 12w, 6m, 1y)."""
+
+    name = "DATE"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return moment(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def handle_errors(func: F) -> F:
