@@ -126,3 +126,23 @@ def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store
     assert aged.versions == 1 and [v.number for v in store.versions(1)] == [5]
     everything_old = RetentionSettings(versions=1, max_age=Duration(1))
     assert prune(store, everything_old, NOW).versions == 0  # the latest is never deleted
+
+
+def test_datasette_metadata_names_real_tables(store: Store) -> None:
+    import yaml
+
+    metadata = yaml.safe_load(
+        (Path(__file__).parent.parent / "schema" / "datasette.yaml").read_text(encoding="utf-8")
+    )
+    names = {
+        row[0]
+        for row in store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+        )
+    }
+    tables = metadata["databases"]["watcher"]["tables"]
+    assert set(tables) <= names
+    fts = tables["latest_versions"]
+    assert fts["fts_table"] in names
+    columns = {row[1] for row in store.db.execute("PRAGMA table_info(latest_versions)")}
+    assert fts["fts_pk"] in columns and fts["sort_desc"] in columns
