@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -375,3 +376,33 @@ async def test_sinks_can_subscribe_to_change_classes(site: SimSite, run: Any, st
     await run(sinks=sinks)  # a correction
     counts = store.outbox_counts()
     assert counts == {("all", "pending"): 2, ("corrections", "pending"): 1}
+
+
+async def test_a_few_entries_of_a_source_are_read_at_once(site: SimSite, store: Store) -> None:
+    for n in range(10):
+        site.add(SimArticle(f"a{n}", f"Article {n}", [*NEUTRAL, f"Numéro {n}."]))
+    http = HttpSettings(host_delay=Duration(0), retries=0, per_host=8, concurrency=16)
+    async with make_client(http) as client:
+        fetcher = Fetcher(client, http)
+        busy, most = 0, 0
+
+        class Counting:
+            async def get(self, url: str, **kwargs: Any) -> Any:
+                nonlocal busy, most
+                busy += 1
+                most = max(most, busy)
+                try:
+                    await asyncio.sleep(0.01)  # a network: others get a turn meanwhile
+                    return await fetcher.get(url, **kwargs)
+                finally:
+                    busy -= 1
+
+        ctx = Context(
+            fetch=Counting(), store=store, matcher=VendorMatcher(VENDORS), sinks=(),
+            clock=Clock(), entries_at_once=3,
+        )  # fmt: skip
+        report = await process_source(ctx, SOURCE)
+    # The feed, then the ten pages, never more than three at a time though the fetcher
+    # would let eight through; every page read, each counted once.
+    assert most == 3
+    assert report.count("new") == 10 and sum(report.counts.values()) == 10

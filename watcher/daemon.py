@@ -119,6 +119,7 @@ class Watcher:
             sinks=settings.sinks,
             notify_baseline=settings.notify_baseline,
             health=settings.health,
+            entries_at_once=max(2 * settings.http.per_host, 2),
         )
         outbox = Outbox(
             self._store,

@@ -70,6 +70,8 @@ class Context:
     notify_baseline: bool = False
     health: HealthSettings = HealthSettings()
     clock: Callable[[], datetime] = utcnow
+    # Entries of one source read at once (the daemon passes twice http.per_host).
+    entries_at_once: int = 4
 
 
 @dataclass(frozen=True)
@@ -214,9 +216,7 @@ async def process_source(
     ):
         if due.url not in listed:
             entries.append(Entry(url=due.url))
-    outcomes = await asyncio.gather(
-        *(_process_entry(ctx, source, entry, baseline, report) for entry in entries)
-    )
+    outcomes = await _each_entry(ctx, source, entries, baseline, report)
     for outcome in outcomes:
         report.counts[outcome] = report.counts.get(outcome, 0) + 1
     report.not_modified = poll.not_modified
@@ -243,6 +243,27 @@ async def process_source(
         events=report.events,
     )
     return report
+
+
+async def _each_entry(
+    ctx: Context, source: SourceConfig, entries: list[Entry], baseline: bool, report: SourceReport
+) -> list[Outcome]:
+    """Process the entries, a few at a time, in order.
+
+    One source's pages mostly sit on one host, which the fetcher lets through
+    ``per_host`` requests at a time: more entries under way would only wait there,
+    each holding a task and its fetch state (~6 KB). On a first pass of 2,000 sources of
+    50 new articles, one task per entry held 100,000 of them at once (~0.7 GB)."""
+    outcomes: list[Outcome] = ["skipped"] * len(entries)
+    todo = iter(enumerate(entries))
+
+    async def worker() -> None:
+        for index, entry in todo:  # shared: each entry goes to the next free worker
+            outcomes[index] = await _process_entry(ctx, source, entry, baseline, report)
+
+    workers = min(max(ctx.entries_at_once, 1), len(entries))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return outcomes
 
 
 def _record_failure(
