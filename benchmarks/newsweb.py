@@ -11,7 +11,7 @@
 
 Pages are built to cost a parser what a real news page costs, not to be pretty: the
 median page of ``tests/fixtures/articles`` is 180 KB, of which the article is a few
-KB. An article page here (about 60 KB) has a ``<head>`` with Open Graph and JSON-LD
+KB. An article page here (about 50 KB) has a ``<head>`` with Open Graph and JSON-LD
 metadata, an inline stylesheet and an inline analytics script, a site header with a
 120-link menu, breadcrumbs and a share bar, then the article (``<h1>``, a standfirst,
 6 to 10 paragraphs, about 600 words), a "most read" aside of ten teasers, a
