@@ -151,6 +151,8 @@ class Watcher:
                     self._scheduler.remove_job(source_id)  # a poll in flight finishes
             for source_id in (*added, *changed):
                 self._schedule(after[source_id])
+            if new.retention.every != old.retention.every:
+                self._schedule_retention()
         self.metrics.reloads.labels("applied").inc()
         log.info(
             "config.reloaded", added=added, removed=removed, changed=changed,
@@ -310,15 +312,7 @@ class Watcher:
             self._schedule(source)
         scheduler.start()
         self.started_at = utcnow()
-        scheduler.add_job(
-            self._maintain,
-            IntervalTrigger(hours=24),
-            id="retention",
-            name="retention",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC) + timedelta(minutes=10),  # not in the start rush
-        )
+        self._schedule_retention()
         service = await self._start_service(*http) if http is not None else None
         delivery = asyncio.create_task(self._delivery_loop(stop), name="delivery")
         log.info("daemon.started", sources=len(sources), sinks=list(self.sinks))
@@ -342,13 +336,30 @@ class Watcher:
             log.info("daemon.stopped")
 
     async def _maintain(self) -> None:
-        """The daily retention pass (see settings.retention)."""
+        """The retention pass (see settings.retention)."""
         try:
             report = prune(self.store, self.settings.retention, utcnow())
         except Exception:  # retention failing must not stop the daemon
             log.exception("retention.crashed")
             return
         log.info("retention.applied", versions=report.versions, events=report.events)
+
+    def _schedule_retention(self) -> None:
+        """The retention pass, every ``settings.retention.every`` (a day by default);
+        the first one 10 minutes after start, not in the start rush (or sooner, when
+        ``every`` is shorter)."""
+        assert self._scheduler is not None
+        every = float(self.settings.retention.every)
+        self._scheduler.add_job(
+            self._maintain,
+            IntervalTrigger(seconds=every),
+            id="retention",
+            name="retention",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=min(600.0, every)),
+            replace_existing=True,
+        )
 
     async def wait_polls(self, count: int) -> None:
         """Wait until ``count`` scheduled polls have finished (scripts and tests)."""
