@@ -352,7 +352,10 @@ def config_text(bases: list[str], interval: float, keep_versions: int | None) ->
     version and every delivered event kept; the pass still runs)."""
 
     def secs(rounds: int) -> str:
-        return f"{rounds * interval:g}s" if keep_versions is not None else "0"
+        return f"{rounds * interval:g}s"
+
+    def kept(rounds: int) -> str:  # a retention limit; "0" is none
+        return secs(rounds) if keep_versions is not None else "0"
 
     vendors = "".join(
         f"  - name: {name}\n" + (f"    aliases: [{', '.join(aliases)}]\n" if aliases else "")
@@ -372,8 +375,8 @@ def config_text(bases: list[str], interval: float, keep_versions: int | None) ->
           service: {{grace: 5s}}
           retention:
             versions: {keep_versions or 0}
-            max_age: {secs(MAX_AGE_ROUNDS)}
-            events: {secs(EVENTS_ROUNDS)}
+            max_age: {kept(MAX_AGE_ROUNDS)}
+            events: {kept(EVENTS_ROUNDS)}
             every: {RETENTION_EVERY_ROUNDS * interval:g}s
         defaults:
           interval: {interval:g}s
@@ -614,6 +617,8 @@ def render(result: Result) -> str:
         ("versions after vacuum", f"{result.after.versions:,}"),
         ("database at end / after `watcher vacuum`",
          f"{mb(result.size_before)} / {mb(result.size_after)}"),
+        ("database per article after `watcher vacuum`",
+         f"{result.size_after / max(result.after.articles, 1) / 1024:.1f} KiB"),
         ("daemon exit status, log warnings / errors",
          f"{result.exit_code}, {result.log_warnings} / {result.log_errors}"),
     ]  # fmt: skip
@@ -629,7 +634,7 @@ def render(result: Result) -> str:
         "|---|---|",
         *(f"| {name} | {value} |" for name, value in rows),
         "",
-        "RSS over the day:",
+        "Over the run:",
         "",
         "| round | hour | polls | RSS | articles | versions | most versions | database | WAL |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

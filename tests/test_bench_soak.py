@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import soak
+from watcher.config import load
 
 METRICS = """\
 # HELP watcher_polls_total Polls of a source's index, by outcome.
@@ -70,3 +71,22 @@ def test_a_tiny_soak_runs_the_daemon_and_reports(
     assert re.search(r"\| daemon exit status, log warnings / errors \| 0, ", out)
     assert "deleted:" in out  # watcher vacuum's own report
     assert (tmp_path / "state" / "watcher.db").exists()
+
+
+@pytest.mark.parametrize("keep", [3, None])
+def test_the_daemon_config_compresses_time_and_retention_can_be_off(
+    tmp_path: Path, keep: int | None
+) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(soak.config_text(["http://127.0.0.1:1", "http://127.0.0.1:2"], 2.0, keep))
+    settings = load(path, env={"SOAK_HOOK_URL": "http://127.0.0.1:3/hook"})
+    source = settings.sources[1]
+    assert source.allow_private and source.interval == 2.0
+    assert (source.recheck_for, source.recheck_every) == (48.0, 4.0)  # 6 h and 30 min
+    retention = settings.retention
+    assert retention.every == 24.0  # 3 h
+    if keep is None:
+        assert (retention.versions, retention.max_age, retention.events) == (0, 0.0, 0.0)
+    else:
+        assert (retention.versions, retention.max_age, retention.events) == (3, 96.0, 48.0)
+    assert [s.id for s in settings.sinks] == ["hook"]
