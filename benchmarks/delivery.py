@@ -57,9 +57,11 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import random
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -417,7 +419,10 @@ class Run:
     attempts: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     replay: str | None = None  # what `watcher deliver --retry-dead` printed
+    replay_at: float | None = None  # when it started
     killed_at_sent: int | None = None  # crash scenario
+    most_attempts: int = 0  # by one event
+    rss_mb: float | None = None  # peak resident memory of the delivering process
 
 
 def outbox_state(db: sqlite3.Connection | Any) -> tuple[int, int, float | None]:
@@ -431,7 +436,9 @@ def outbox_state(db: sqlite3.Connection | Any) -> tuple[int, int, float | None]:
 
 
 def finish(db: sqlite3.Connection | Any, run: Run) -> None:
-    run.attempts = db.execute("SELECT coalesce(sum(attempts), 0) FROM outbox").fetchone()[0]
+    run.attempts, run.most_attempts = db.execute(
+        "SELECT coalesce(sum(attempts), 0), coalesce(max(attempts), 0) FROM outbox"
+    ).fetchone()
     run.counts = dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
 
 
@@ -453,7 +460,9 @@ async def drive_daemon(opts: Options, config: Path, state: Path, log: TextIO) ->
                     run.event_ids.append(write_event(watcher.store, index))
                 # A scheduled poll that produced events wakes delivery the same way.
                 watcher._wake_delivery.set()
-                pause = opts.poll_size / opts.rate - (time.perf_counter() - began) if opts.rate else 0
+                pause = (
+                    opts.poll_size / opts.rate - (time.perf_counter() - began) if opts.rate else 0
+                )
                 await asyncio.sleep(max(pause, 0))
             run.written = time.time()
 
@@ -474,6 +483,7 @@ async def drive_daemon(opts: Options, config: Path, state: Path, log: TextIO) ->
             stop.set()
             await daemon
         finish(db, run)
+    run.rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return run
 
 
@@ -528,6 +538,7 @@ def replay_dead(
     fixed, say) and run the real `watcher deliver --retry-dead`."""
     if not run.counts.get("dead"):
         return
+    run.replay_at = time.time()
     receiver.heal()
     done = subprocess.run(
         watcher_command(config, state, "deliver", "--retry-dead"),
@@ -545,6 +556,9 @@ class Figures:
     events: int
     seconds: float | None
     events_per_s: float | None
+    seconds_99: float | None  # until 99% of the events were acknowledged
+    most_attempts: int
+    paused_429: float  # seconds the receiver asked for, in all
     attempts: int
     retries: int
     requests: int
@@ -566,6 +580,7 @@ class Figures:
     drained_after_outage: float | None
     bad_signatures: int
     killed_at_sent: int | None
+    rss_mb: float | None
 
 
 def honoured(log: ReceiverLog) -> tuple[int, int]:
@@ -580,12 +595,15 @@ def honoured(log: ReceiverLog) -> tuple[int, int]:
     return sink, event
 
 
-def figures(
-    scenario: str, opts: Options, run: Run, log: ReceiverLog, lost_before: int
-) -> Figures:
+def figures(scenario: str, opts: Options, run: Run, log: ReceiverLog, lost_before: int) -> Figures:
     acked = Counter(r.event_id for r in log.requests if r.status < 300)
     lost = sum(1 for eid in run.event_ids if eid not in acked)
     seconds = (run.emptied - run.started) if run.emptied else None
+    # The requests of the run itself, not of the replay of dead events after it.
+    during_run = [r for r in log.requests if run.replay_at is None or r.at < run.replay_at]
+    firsts = sorted({r.event_id: r.at for r in reversed(during_run) if r.status < 300}.values())
+    need = max(math.ceil(0.99 * len(run.event_ids)), 1)
+    nearly = firsts[need - 1] if len(firsts) >= need else None
     outage = (
         (log.outage_start, log.outage_end)
         if log.outage_start is not None and log.outage_end is not None
@@ -603,11 +621,14 @@ def figures(
         events=len(run.event_ids),
         seconds=seconds,
         events_per_s=len(run.event_ids) / seconds if seconds else None,
+        seconds_99=(nearly - run.started) if nearly is not None else None,
+        most_attempts=run.most_attempts,
+        paused_429=sum(log.retry_after.values()),
         attempts=run.attempts,
         retries=run.attempts - len(run.event_ids),
-        requests=len(log.requests),
-        answers=dict(sorted(Counter(r.status for r in log.requests).items())),
-        not_received=max(run.attempts - len(log.requests), 0),
+        requests=len(during_run),
+        answers=dict(sorted(Counter(r.status for r in during_run).items())),
+        not_received=max(run.attempts - len(during_run), 0),
         rate_limited=len(log.retry_after),
         honoured_sink=sink,
         honoured_event=event,
@@ -624,12 +645,8 @@ def figures(
         drained_after_outage=(run.emptied - outage[1]) if outage and run.emptied else None,
         bad_signatures=log.bad_signatures,
         killed_at_sent=run.killed_at_sent,
+        rss_mb=run.rss_mb,
     )
-
-
-def lost_now(run: Run, log: ReceiverLog) -> int:
-    acked = {r.event_id for r in log.requests if r.status < 300}
-    return sum(1 for eid in run.event_ids if eid not in acked)
 
 
 def scenario(name: str, opts: Options, directory: Path) -> Figures:
@@ -642,7 +659,9 @@ def scenario(name: str, opts: Options, directory: Path) -> Figures:
         share_429=opts.share_429,
         retry_after=opts.retry_after,
         outage=0.0 if crash else opts.outage,
-        outage_after=0 if crash or not opts.outage else max(int(opts.events * opts.outage_after), 1),
+        outage_after=0
+        if crash or not opts.outage
+        else max(int(opts.events * opts.outage_after), 1),
         outage_mode=opts.outage_mode,
         seed=opts.seed,
     )
@@ -658,16 +677,13 @@ def scenario(name: str, opts: Options, directory: Path) -> Figures:
                 run = drive_crash(opts, config, state, env, log)
             else:
                 run = asyncio.run(drive_daemon(opts, config, state, log))
-        # Lost before any replay needs the receiver's log so far: dead events only.
+        # Before any replay, what the outbox has not marked sent was not acknowledged.
         lost_before = run.counts.get("dead", 0) + run.counts.get("pending", 0)
         replay_dead(config, state, env, receiver, run)
         received = receiver.stop()
     finally:
         receiver.kill()
-    result = figures(name, opts, run, received, lost_before)
-    if run.replay is not None:
-        result.lost_before_replay = lost_before
-    return result
+    return figures(name, opts, run, received, lost_before)
 
 
 # --- output ------------------------------------------------------------------------------
@@ -688,21 +704,28 @@ def table(opts: Options, results: Sequence[Figures]) -> str:
     row("events", lambda f: f"{f.events:,}")
     row("time to an empty outbox", lambda f: _num(f.seconds, 1, " s"))
     row("events/s, end to end", lambda f: _num(f.events_per_s, 0))
+    row("99% acknowledged after", lambda f: _num(f.seconds_99, 1, " s"))
     row("attempts (retries)", lambda f: f"{f.attempts:,} ({f.retries:,})")
     row(
-        "requests received, by answer",
+        "requests received in the run, by answer",
         lambda f: f"{f.requests:,}: " + ", ".join(f"{n:,}×{s}" for s, n in f.answers.items()),
     )
     row("attempts refused or dropped", lambda f: f"{f.not_received:,}")
+    row("most attempts for one event", lambda f: f"{f.most_attempts}")
     row(
         "429s honoured: sink / event",
-        lambda f: f"{f.honoured_sink}/{f.rate_limited} / {f.honoured_event}/{f.rate_limited}",
+        lambda f: (
+            f"{f.honoured_sink}/{f.rate_limited} / {f.honoured_event}/{f.rate_limited}"
+            + f" ({f.paused_429:g} s asked)"
+        ),
     )
     row("dead (parked)", lambda f: f"{f.dead:,}")
     row(
         "lost",
-        lambda f: f"{f.lost:,}"
-        + (f" (before `deliver --retry-dead`: {f.lost_before_replay:,})" if f.replay else ""),
+        lambda f: (
+            f"{f.lost:,}"
+            + (f" (before `deliver --retry-dead`: {f.lost_before_replay:,})" if f.replay else "")
+        ),
     )
     row(
         "duplicates: ids (extra deliveries)",
@@ -711,9 +734,9 @@ def table(opts: Options, results: Sequence[Figures]) -> str:
     row("peak outbox depth", lambda f: f"{f.peak_depth:,}")
     row(
         "outage",
-        lambda f: _num(f.outage[1] - f.outage[0], 1, " s") + f" ({opts.outage_mode})"
-        if f.outage
-        else "-",
+        lambda f: (
+            _num(f.outage[1] - f.outage[0], 1, " s") + f" ({opts.outage_mode})" if f.outage else "-"
+        ),
     )
     row("oldest pending, during the outage", lambda f: _num(f.oldest_age_outage, 1, " s"))
     row("oldest pending, worst", lambda f: _num(f.oldest_age_max, 1, " s"))
@@ -723,6 +746,7 @@ def table(opts: Options, results: Sequence[Figures]) -> str:
         lambda f: f"{f.killed_at_sent:,}" if f.killed_at_sent is not None else "-",
     )
     row("bad signatures", lambda f: f"{f.bad_signatures:,}")
+    row("peak memory (RSS)", lambda f: _num(f.rss_mb, 0, " MB"))
     header = "| | " + " | ".join(f.scenario for f in results) + " |"
     lines = [header, "|---|" + "---:|" * len(results)]
     lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
@@ -738,7 +762,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]
     add = parser.add_argument
     add("--events", type=int, default=defaults.events, help="events to deliver")
     add("--fail-rate", type=float, default=defaults.fail_rate, help="share of requests failed")
-    add("--share-429", type=float, default=defaults.share_429, help="share of failures that are 429")
+    add(
+        "--share-429", type=float, default=defaults.share_429, help="share of failures that are 429"
+    )
     add("--retry-after", type=int, default=defaults.retry_after, help="429 Retry-After, seconds")
     add("--outage", type=float, default=defaults.outage, help="seconds fully down (0: none)")
     add("--outage-after", type=float, default=defaults.outage_after,
