@@ -420,19 +420,25 @@ class Run:
     counts: dict[str, int] = field(default_factory=dict)
     replay: str | None = None  # what `watcher deliver --retry-dead` printed
     replay_at: float | None = None  # when it started
-    killed_at_sent: int | None = None  # crash scenario
+    killed_at_sent: int | None = None  # crash scenario: events marked sent at the kill
+    killed_at: float | None = None
     most_attempts: int = 0  # by one event
     rss_mb: float | None = None  # peak resident memory of the delivering process
 
 
-def outbox_state(db: sqlite3.Connection | Any) -> tuple[int, int, float | None]:
-    """(pending, dead, created_at of the oldest pending as a POSIX time)."""
-    pending, dead, oldest = db.execute(
-        "SELECT sum(o.status = 'pending'), sum(o.status = 'dead'), "
+def sample(db: sqlite3.Connection | Any, run: Run) -> tuple[Sample, int]:
+    """Record the outbox's depth and oldest pending age now; returns it and the number
+    of events marked sent."""
+    pending, dead, sent, oldest = db.execute(
+        "SELECT sum(o.status = 'pending'), sum(o.status = 'dead'), sum(o.status = 'sent'), "
         "CAST(strftime('%s', min(CASE WHEN o.status = 'pending' THEN e.created_at END)) AS REAL) "
         "FROM outbox o JOIN events e ON e.id = o.event_id"
     ).fetchone()
-    return pending or 0, dead or 0, oldest
+    now = time.time()
+    # created_at is stored to the second: ages are within a second.
+    point = Sample(now, pending or 0, dead or 0, now - oldest if oldest else None)
+    run.samples.append(point)
+    return point, sent or 0
 
 
 def finish(db: sqlite3.Connection | Any, run: Run) -> None:
@@ -472,11 +478,9 @@ async def drive_daemon(opts: Options, config: Path, state: Path, log: TextIO) ->
         try:
             while time.time() < deadline:
                 await asyncio.sleep(opts.sample)
-                pending, dead, oldest = outbox_state(db)
-                now = time.time()
-                run.samples.append(Sample(now, pending, dead, now - oldest if oldest else None))
-                if producer.done() and pending == 0:
-                    run.emptied = now
+                point, _sent = sample(db, run)
+                if producer.done() and point.pending == 0:
+                    run.emptied = point.at
                     break
         finally:
             producer.cancel()
@@ -507,20 +511,18 @@ def drive_crash(opts: Options, config: Path, state: Path, env: dict[str, str], l
     try:
         while time.time() < deadline and daemon.poll() is None:
             time.sleep(opts.sample / 4)
-            (sent,) = db.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()
+            _point, sent = sample(db, run)
             if sent >= 0.4 * opts.events:
                 daemon.send_signal(signal.SIGKILL)
-                run.killed_at_sent = sent
+                run.killed_at, run.killed_at_sent = time.time(), sent
                 break
         daemon.wait(timeout=30)
         daemon = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         while time.time() < deadline and daemon.poll() is None:
             time.sleep(opts.sample)
-            pending, dead, oldest = outbox_state(db)
-            now = time.time()
-            run.samples.append(Sample(now, pending, dead, now - oldest if oldest else None))
-            if pending == 0:
-                run.emptied = now
+            point, _sent = sample(db, run)
+            if point.pending == 0:
+                run.emptied = point.at
                 break
     finally:
         if daemon.poll() is None:
@@ -581,6 +583,7 @@ class Figures:
     bad_signatures: int
     killed_at_sent: int | None
     rss_mb: float | None
+    duplicate_notes: list[str] = field(default_factory=list)
 
 
 def honoured(log: ReceiverLog) -> tuple[int, int]:
@@ -593,6 +596,23 @@ def honoured(log: ReceiverLog) -> tuple[int, int]:
         sink += not later
         event += not any(r.event_id == refused.event_id for r in later)
     return sink, event
+
+
+def explain_duplicates(run: Run, log: ReceiverLog, acked: Counter[str]) -> list[str]:
+    """Where each duplicate's first acknowledgement fell: just before the outage cut the
+    connections, or the kill, or elsewhere."""
+    notes = []
+    for eid, count in acked.items():
+        if count < 2:
+            continue
+        first = next(r.at for r in log.requests if r.event_id == eid and r.status < 300)
+        when = f"acknowledged {count} times, first at {first - run.started:.2f} s"
+        if log.outage_start is not None and abs(first - log.outage_start) < 1:
+            when += f", {1000 * (log.outage_start - first):.0f} ms before the outage"
+        if run.killed_at is not None and abs(first - run.killed_at) < 1:
+            when += f", {1000 * (run.killed_at - first):.0f} ms before the SIGKILL"
+        notes.append(f"{eid}: {when}")
+    return notes
 
 
 def figures(scenario: str, opts: Options, run: Run, log: ReceiverLog, lost_before: int) -> Figures:
@@ -646,6 +666,7 @@ def figures(scenario: str, opts: Options, run: Run, log: ReceiverLog, lost_befor
         bad_signatures=log.bad_signatures,
         killed_at_sent=run.killed_at_sent,
         rss_mb=run.rss_mb,
+        duplicate_notes=explain_duplicates(run, log, acked),
     )
 
 
@@ -663,7 +684,7 @@ def scenario(name: str, opts: Options, directory: Path) -> Figures:
         if crash or not opts.outage
         else max(int(opts.events * opts.outage_after), 1),
         outage_mode=opts.outage_mode,
-        seed=opts.seed,
+        seed=opts.seed + crash,  # another random sequence than the first scenario's
     )
     directory.mkdir(parents=True, exist_ok=True)
     state = directory / "state"
@@ -825,6 +846,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with workdir(args.keep) as directory:
         results = run(opts, directory)
     print(table(opts, results))
+    for result in results:
+        for note in result.duplicate_notes:
+            print(f"duplicate ({result.scenario}): {note}")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
     return 0 if all(r.lost == 0 for r in results) else 1
