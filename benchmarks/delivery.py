@@ -843,9 +843,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"interval {opts.interval}, max_attempts {opts.max_attempts}",
         flush=True,
     )
+    load_before = os.getloadavg()[0]
     with workdir(args.keep) as directory:
         results = run(opts, directory)
     print(table(opts, results))
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end; Python {sys.version.split()[0]}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
     for result in results:
         for note in result.duplicate_notes:
             print(f"duplicate ({result.scenario}): {note}")
