@@ -15,10 +15,11 @@ import json
 import random
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +36,55 @@ class SimArticle:
     related: list[str] = field(default_factory=lambda: ["Autre actualité du jour"])
     views: int = 0
     spacing: str = " "
+
+
+_TOPICS = (
+    "dossier patient informatisé", "imagerie médicale", "télémédecine", "cybersécurité",
+    "interopérabilité", "intelligence artificielle", "facturation", "pharmacie hospitalière",
+    "biologie médicale", "plateforme régionale", "messagerie sécurisée", "hébergement HDS",
+)  # fmt: skip
+_PLACES = (
+    "Rennes", "Brest", "Lille", "Nantes", "Lyon", "Grenoble", "Toulouse", "Bordeaux",
+    "Strasbourg", "Dijon", "Amiens", "Rouen", "Tours", "Nancy", "Limoges", "Caen",
+)  # fmt: skip
+_VENDORS = ("Cerner", "Dedalus", "Epic", "Doctolib", "Maincare", "Philips")
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def history_articles(
+    count: int, *, newest: datetime, every: float = 1.0, seed: int = 0, vendor_share: float = 0.5
+) -> list[SimArticle]:
+    """``count`` distinct articles, one every ``every`` days back from ``newest`` (newest
+    first), about half naming a vendor: an archive for backfill tests and benchmarks.
+    Texts differ in words and numbers, so no two are taken for copies of one story."""
+    rng = random.Random(seed)
+    articles = []
+    for i in range(count):
+        place, topic = rng.choice(_PLACES), rng.choice(_TOPICS)
+        vendor = rng.choice(_VENDORS) if rng.random() < vendor_share else None
+        who = f"l'éditeur {vendor}" if vendor else f"un groupement de {rng.randint(3, 40)} hôpitaux"
+        amount, year = rng.randint(2, 900) / 10, rng.randint(2024, 2031)
+        paragraphs = [
+            f"Le centre hospitalier de {place} a retenu {who} pour son projet de {topic}, "
+            f"annonce sa direction dans un communiqué publié le {i % 28 + 1} du mois.",
+            f"Le marché, d'un montant de {amount} millions d'euros, couvre {rng.randint(2, 60)} "
+            f"sites et {rng.randint(100, 9000)} professionnels de santé jusqu'en {year}.",
+            f"Selon le directeur des systèmes d'information, la bascule du lot {i} aura lieu "
+            f"en {rng.choice(['janvier', 'mars', 'juin', 'septembre', 'novembre'])}, après "
+            f"{rng.randint(2, 24)} mois de préparation avec les équipes de {topic}.",
+        ]
+        articles.append(
+            SimArticle(
+                slug=f"{place.lower()}-{_ascii(topic.split()[0].lower())}-projet-{i}",
+                title=f"{place} : {topic}, lot {i}" + (f" avec {vendor}" if vendor else ""),
+                paragraphs=paragraphs,
+                published=newest - timedelta(days=i * every),
+            )
+        )
+    return articles
 
 
 @dataclass

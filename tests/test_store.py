@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from tests.factories import NOW, make_event
 from watcher.errors import StoreError
 from watcher.migrations import migrations
 from watcher.models import Article, Event, VendorMatch
-from watcher.store import NewVersion, Store
+from watcher.store import NewVersion, StaleWrite, Store
 
 ARTICLE = Article(
     url="https://a.example/1", title="T", paragraphs=("Cerner signe.",), language="fr"
@@ -63,10 +62,10 @@ def test_record_article_writes_version_mentions_event_and_outbox(store: Store) -
 
 def test_a_failed_write_leaves_nothing_half_done(store: Store) -> None:
     record(store, version(1))
-    with pytest.raises(sqlite3.IntegrityError):
-        record(
-            store, version(1, events=((make_event(event_id="evt_2"), ("hook",)),))
-        )  # duplicate number
+    # Version 1 again (as when the daemon and a backfill both read the page): refused,
+    # and nothing of the second write remains.
+    with pytest.raises(StaleWrite):
+        record(store, version(1, events=((make_event(event_id="evt_2"), ("hook",)),)))
     assert store.outbox_counts() == {}
     assert store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
     assert store.db.execute("SELECT version FROM articles").fetchone()[0] == 1
@@ -127,3 +126,23 @@ def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store
     assert aged.versions == 1 and [v.number for v in store.versions(1)] == [5]
     everything_old = RetentionSettings(versions=1, max_age=Duration(1))
     assert prune(store, everything_old, NOW).versions == 0  # the latest is never deleted
+
+
+def test_datasette_metadata_names_real_tables(store: Store) -> None:
+    import yaml
+
+    metadata = yaml.safe_load(
+        (Path(__file__).parent.parent / "schema" / "datasette.yaml").read_text(encoding="utf-8")
+    )
+    names = {
+        row[0]
+        for row in store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+        )
+    }
+    tables = metadata["databases"]["watcher"]["tables"]
+    assert set(tables) <= names
+    fts = tables["latest_versions"]
+    assert fts["fts_table"] in names
+    columns = {row[1] for row in store.db.execute("PRAGMA table_info(latest_versions)")}
+    assert fts["fts_pk"] in columns and fts["sort_desc"] in columns

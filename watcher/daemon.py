@@ -14,7 +14,7 @@ import fcntl
 import os
 import signal
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +28,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher._version import __version__
 from watcher.archive import source_overview
-from watcher.config import Settings, SourceConfig
+from watcher.backfill import Backfill
+from watcher.backfill import Request as BackfillRequest
+from watcher.config import DigestConfig, Settings, SourceConfig
 from watcher.config import load as load_config
 from watcher.errors import ConfigError, WatcherError
 from watcher.fetch import Fetcher, make_client
@@ -127,6 +129,19 @@ class Watcher:
         )
         self._store.sync_sources((s.id, s.kind, s.url, s.name) for s in settings.sources)
         self.settings, self.sinks, self._ctx, self._outbox = settings, sinks, ctx, outbox
+
+    @staticmethod
+    def check_sinks(settings: Settings) -> None:
+        """Build every sink once, as :meth:`start` would, so that what only a sink can
+        check (a webhook secret's format, an optional extra) fails ``watcher check``."""
+        client = httpx.AsyncClient()
+        try:
+            for config in settings.sinks:
+                SINK_KINDS[config.kind](config, client)
+        except ConfigError as exc:
+            raise ConfigError(f"{settings.path}: {exc}") from None
+        finally:
+            asyncio.run(client.aclose())
 
     async def reload(self) -> bool:
         """Re-read the configuration file and apply it without a restart: sources
@@ -256,6 +271,29 @@ class Watcher:
         for report in reports:
             self._record(report)
         return list(reports)
+
+    def backfill(
+        self, request: BackfillRequest, source_ids: Iterable[str] | None = None
+    ) -> Backfill:
+        """A backfill of the sources named (default: all enabled), ready to ``run()``.
+        With ``request.digest`` its events go to that sink only, held for
+        :meth:`send_held`."""
+        ctx = self._context()
+        sources = self.select_sources(source_ids)
+        if request.digest is not None:
+            (sink_id,) = self.select_sinks([request.digest])
+            ctx = replace(ctx, sinks=tuple(s for s in self.settings.sinks if s.id == sink_id))
+        return Backfill(ctx, sources, request)
+
+    async def send_held(self, sink_id: str) -> DeliveryReport:
+        """Send what a backfill held for ``sink_id`` as one digest, now."""
+        if self._outbox is None:
+            raise RuntimeError("Watcher.start() has not been called")
+        (sink_id,) = self.select_sinks([sink_id])
+        config = next(s for s in self.settings.sinks if s.id == sink_id)
+        report = await self._outbox.send_held(sink_id, config.digest or DigestConfig("daily"))
+        self.metrics.record_delivery(report)
+        return report
 
     def _record(self, report: SourceReport) -> None:
         self.metrics.record_poll(report)

@@ -48,14 +48,15 @@ from watcher.models import (
     utcnow,
 )
 from watcher.sources import SOURCE_KINDS
-from watcher.sources.base import Fetch
-from watcher.store import NewVersion, SourceState, Store, StoredArticle
+from watcher.sources.base import Fetch, Window
+from watcher.store import NewVersion, SourceState, StaleWrite, Store, StoredArticle
 from watcher.urls import canonicalize
 from watcher.verdict import judge
 
 log = structlog.get_logger("watcher.pipeline")
 
-Outcome = Literal["new", "updated", "unchanged", "skipped", "failed"]
+# "too_old"/"too_new": read by ``watcher backfill``, dated outside its window, not stored.
+Outcome = Literal["new", "updated", "unchanged", "skipped", "failed", "too_old", "too_new"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,17 @@ class Context:
     notify_baseline: bool = False
     health: HealthSettings = HealthSettings()
     clock: Callable[[], datetime] = utcnow
+
+
+@dataclass(frozen=True)
+class Import:
+    """How ``watcher backfill`` stores what it reads: as history (marked backfilled,
+    never re-checked on the young-article schedule), only inside its window, and
+    silently unless asked; ``hold`` keeps the events for one digest at the end."""
+
+    window: Window
+    announce: bool = False
+    hold: bool = False
 
 
 @dataclass
@@ -294,8 +306,8 @@ def _is_due(known: StoredArticle, entry: Entry, source: SourceConfig, now: datet
         return True  # never read successfully yet
     if entry.updated_at and known.entry_updated_at and entry.updated_at > known.entry_updated_at:
         return True
-    if now - known.first_seen_at > timedelta(seconds=source.recheck_for):
-        return False
+    if known.backfilled or now - known.first_seen_at > timedelta(seconds=source.recheck_for):
+        return False  # history (imported by a backfill) is only re-read when its entry says so
     return known.last_checked_at is None or now - known.last_checked_at >= timedelta(
         seconds=source.recheck_every
     )
@@ -347,12 +359,20 @@ def _remember_failure(
 
 
 async def _process_entry(
-    ctx: Context, source: SourceConfig, entry: Entry, baseline: bool, report: SourceReport
+    ctx: Context,
+    source: SourceConfig,
+    entry: Entry,
+    baseline: bool,
+    report: SourceReport,
+    history: Import | None = None,
 ) -> Outcome:
     store = ctx.store
     bound = log.bind(source=source.id, url=entry.url)
     known = store.find_article(entry.url)
-    if known is not None and not _is_due(known, entry, source, ctx.clock()):
+    if history is not None:
+        if known is not None and known.version > 0:
+            return "skipped"  # history already stored is never fetched again
+    elif known is not None and not _is_due(known, entry, source, ctx.clock()):
         return "skipped"
     has_version = known is not None and known.version > 0
     try:
@@ -366,8 +386,9 @@ async def _process_entry(
         bound.warning("article.fetch_failed", error=str(exc), status=exc.status)
         if known is None:
             store.add_placeholder(
-                source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline
-            )
+                source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline,
+                backfilled=history is not None,
+            )  # fmt: skip
         return "failed"
     if page.not_modified and known is not None:
         _touch(ctx, known, page, entry)
@@ -380,8 +401,9 @@ async def _process_entry(
         bound.warning("article.empty", final_url=page.url, reason=reason)
         if known is None:
             store.add_placeholder(
-                source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline
-            )
+                source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline,
+                backfilled=history is not None,
+            )  # fmt: skip
         return "failed"
     url = choose_url(page.url, article.canonical_url)
     if known is None or url != known.url:
@@ -389,6 +411,13 @@ async def _process_entry(
     title = article.title or entry.title or ""
     if article.published_at is None and entry.published_at is not None:
         article = replace(article, published_at=entry.published_at)
+    if history is not None:
+        if history.window.passed(article.published_at):
+            return "too_old"
+        if not history.window.admits(article.published_at):
+            return "too_new"
+        if known is not None and known.version > 0:
+            return "skipped"  # its canonical URL is stored already
     fingerprint = content_hash(title, article.text)
     latest = store.latest_version(known.id) if known else None
     now = ctx.clock()
@@ -469,31 +498,38 @@ async def _process_entry(
             linked=linked,
         )
         events.append((event, report.queue(_sinks_for(ctx, event))))
-    store.record_article(
-        source_id=source.id,
-        url=url,
-        aliases={entry.url, canonicalize(page.url)},
-        article=article,
-        version=NewVersion(
-            number=number,
-            title=title,
-            text=article.text,
-            content_hash=fingerprint,
-            fetched_at=now,
-            change=change,
-            vendors=vendors,
-            events=tuple(events),
-            sketch=evidence.sketch,
-            entities=evidence.entities,
-            story_id=link.story_id if link else None,
-            link_kind=link.kind if link else None,
-            link_score=link.score if link else None,
-        ),
-        silent=silent and event_type == "article.new",
-        etag=page.etag,
-        last_modified=page.last_modified,
-        entry_updated_at=entry.updated_at,
-    )
+    try:
+        store.record_article(
+            source_id=source.id,
+            url=url,
+            aliases={entry.url, canonicalize(page.url)},
+            article=article,
+            version=NewVersion(
+                number=number,
+                title=title,
+                text=article.text,
+                content_hash=fingerprint,
+                fetched_at=now,
+                change=change,
+                vendors=vendors,
+                events=tuple(events),
+                sketch=evidence.sketch,
+                entities=evidence.entities,
+                story_id=link.story_id if link else None,
+                link_kind=link.kind if link else None,
+                link_score=link.score if link else None,
+            ),
+            silent=silent and event_type == "article.new",
+            etag=page.etag,
+            last_modified=page.last_modified,
+            entry_updated_at=entry.updated_at,
+            backfilled=history is not None,
+            hold=history is not None and history.hold,
+        )
+    except StaleWrite:
+        # Another process (the daemon beside a backfill) stored this version first.
+        bound.info("article.stored_elsewhere", version=number)
+        return "skipped" if history is not None else "unchanged"
     if link is not None and link.kind == "copy":
         store.add_also_seen(link.story_id, url)
     bound.info(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,11 @@ from watcher.models import (
 
 DB_NAME = "watcher.db"
 _BUSY_TIMEOUT_S = 30.0
+
+
+class StaleWrite(Exception):
+    """A version was written by another process (the daemon beside a backfill) between
+    our read and our write: ours is dropped, theirs stands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,7 @@ class OutboxEntry:
     event_id: str
     sink_id: str
     type: str
-    status: str  # pending | sent | dead
+    status: str  # pending | held (for a backfill digest) | sent | dead
     attempts: int
     created_at: datetime
     next_attempt_at: datetime | None
@@ -93,6 +98,38 @@ class StoredArticle:
     entry_updated_at: datetime | None
     etag: str | None
     last_modified: str | None
+    backfilled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveQuery:
+    """Filters shared by ``watcher articles``, ``search``, ``export`` and ``stats``."""
+
+    vendor: str | None = None
+    sources: tuple[str, ...] = ()
+    language: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A source's backfill: its window, where the walk stands (``cursor``, opaque to
+    all but the source kind) and what it has done so far."""
+
+    source_id: str
+    since: datetime | None
+    until: datetime | None
+    cursor: dict[str, Any] | None
+    done: bool
+    started_at: datetime
+    updated_at: datetime
+    pages: int = 0
+    discovered: int = 0
+    stored: int = 0
+    skipped: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,15 +363,18 @@ class Store:
             )
         )
 
-    def add_placeholder(self, *, source_id: str, url: str, now: datetime, silent: bool) -> None:
+    def add_placeholder(
+        self, *, source_id: str, url: str, now: datetime, silent: bool, backfilled: bool = False
+    ) -> None:
         """Remember an article URL whose page could not be read yet (no version).
 
-        During a baseline this keeps the article silent when it is read later.
+        During a baseline this keeps the article silent when it is read later; a
+        backfill's placeholders are retried by the next backfill, not by the daemon.
         """
         self.db.execute(
-            "INSERT INTO articles (url, source_id, first_seen_at, last_checked_at, silent) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
-            [url, source_id, isoformat(now), isoformat(now), int(silent)],
+            "INSERT INTO articles (url, source_id, first_seen_at, last_checked_at, silent, "
+            "backfilled) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+            [url, source_id, isoformat(now), isoformat(now), int(silent), int(backfilled)],
         )
         self.db.conn.commit()
 
@@ -391,10 +431,15 @@ class Store:
         last_modified: str | None,
         entry_updated_at: datetime | None,
         backfilled: bool = False,
+        hold: bool = False,
     ) -> int:
         """Write a new version of an article (creating the article if needed), its
         vendor mentions, and the events announcing it with their outbox rows, all in one
-        transaction. Returns the article id."""
+        transaction. Returns the article id.
+
+        ``backfilled`` marks the article as history; ``hold`` parks its events as
+        ``held`` (sent later as one digest by :meth:`held_deliveries`' caller). Raises
+        :class:`StaleWrite` when another writer stored this version number first."""
         now = isoformat(version.fetched_at)
         with self.db.atomic():
             self.db.execute(
@@ -402,9 +447,15 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
                 [url, source_id, now, int(silent), int(backfilled)],
             )
-            row = self._one("SELECT id FROM articles WHERE url = ?", [url])
+            row = self._one("SELECT id, version FROM articles WHERE url = ?", [url])
             assert row is not None
             article_id = int(row["id"])
+            if row["version"] >= version.number:
+                # The INSERT above took the write lock, so this read is current: another
+                # process wrote this version while we were fetching. Roll back.
+                raise StaleWrite(url)
+            if backfilled:
+                self.db.execute("UPDATE articles SET backfilled = 1 WHERE id = ?", [article_id])
             # The search index holds each article's latest version: out with the old one
             # (FTS5 needs the indexed values to remove them), in with the new one below.
             indexed = self._one(
@@ -494,11 +545,17 @@ class Store:
                     ],
                 )
             for event, sink_ids in version.events:
-                self._enqueue(event, sink_ids, article_id, version.number)
+                self._enqueue(event, sink_ids, article_id, version.number, hold=hold)
         return article_id
 
     def _enqueue(
-        self, event: Event, sink_ids: Iterable[str], article_id: int | None, version: int | None
+        self,
+        event: Event,
+        sink_ids: Iterable[str],
+        article_id: int | None,
+        version: int | None,
+        *,
+        hold: bool = False,
     ) -> None:
         created = isoformat(event.created_at)
         self.db.execute(
@@ -515,9 +572,9 @@ class Store:
         )
         for sink_id in sink_ids:
             self.db.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, sink_id, next_attempt_at) "
-                "VALUES (?, ?, ?)",
-                [event.id, sink_id, created],
+                "INSERT OR IGNORE INTO outbox (event_id, sink_id, next_attempt_at, status) "
+                "VALUES (?, ?, ?, ?)",
+                [event.id, sink_id, created, "held" if hold else "pending"],
             )
 
     def versions(self, article_id: int) -> list[Version]:
@@ -625,7 +682,8 @@ class Store:
             rows = self._all(
                 "SELECT e.id, e.payload FROM events e JOIN articles a ON a.id = e.article_id "
                 "WHERE a.story_id = ? AND NOT EXISTS (SELECT 1 FROM outbox o "
-                "WHERE o.event_id = e.id AND (o.attempts > 0 OR o.status != 'pending'))",
+                "WHERE o.event_id = e.id "
+                "AND (o.attempts > 0 OR o.status NOT IN ('pending', 'held')))",
                 [story_id],
             )
             for row in list(rows):
@@ -714,6 +772,154 @@ class Store:
             if p.exists()
         )
 
+    # --- the archive (read-only questions) ------------------------------------------
+
+    def archive_rows(
+        self, query: ArchiveQuery, *, with_text: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Articles with a stored version, newest first (by publication date, else first
+        seen), filtered; a generator over the cursor, so an export of the whole archive
+        never sits in memory. Each row has its vendors as a JSON list."""
+        where, params = _archive_filter(query)
+        text = ", v.text" if with_text else ""
+        sql = (
+            "SELECT a.id, a.url, a.source_id, v.title, a.published_at, a.modified_at, "
+            "a.first_seen_at, a.language, a.author, a.version, a.backfilled, a.story_id, "
+            "(SELECT json_group_array(vendor) FROM (SELECT DISTINCT m.vendor FROM mentions m "
+            f"WHERE m.article_id = a.id AND m.version = a.version)) AS vendors{text} "
+            "FROM articles a JOIN versions v ON v.article_id = a.id AND v.number = a.version "
+            f"WHERE {where} ORDER BY COALESCE(a.published_at, a.first_seen_at) DESC, a.id DESC"
+        )
+        if query.limit is not None:
+            sql += f" LIMIT {int(query.limit)}"
+        cursor = self.db.conn.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(columns, row, strict=True))
+
+    def search_rows(self, match: str, query: ArchiveQuery) -> list[dict[str, Any]]:
+        """Full-text search (an FTS5 ``match`` expression) over the latest version of
+        each article, best first (BM25, a title hit weighing ten body hits), with a
+        highlighted snippet of each (``\x02``/``\x03`` around the matched words)."""
+        where, params = _archive_filter(query)
+        return list(
+            self._all(
+                "SELECT a.id, a.url, a.source_id, a.published_at, a.first_seen_at, a.language, "
+                "highlight(search, 0, char(2), char(3)) AS title, "
+                "snippet(search, 1, char(2), char(3), '…', 24) AS snippet, "
+                "bm25(search, 10.0, 1.0) AS score "
+                "FROM search JOIN articles a ON a.id = search.rowid "
+                f"WHERE search MATCH ? AND {where} ORDER BY score LIMIT ?",
+                [match, *params, query.limit or 20],
+            )
+        )
+
+    def aliases(self, article_id: int) -> list[str]:
+        """Other URLs that led to the article (feed links with tracking, redirects)."""
+        return [
+            row["url"]
+            for row in self._all(
+                "SELECT url FROM article_urls WHERE article_id = ? ORDER BY url", [article_id]
+            )
+        ]
+
+    def article_row(self, article_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM articles WHERE id = ?", [article_id])
+        if row is None:
+            raise StoreError(f"no article {article_id}")
+        return row
+
+    def article_events(self, article_id: int) -> list[dict[str, Any]]:
+        """The events about an article, with each sink's delivery state."""
+        return list(
+            self._all(
+                "SELECT e.id, e.type, e.version, e.created_at, o.sink_id, o.status, o.attempts, "
+                "o.sent_at, o.last_error FROM events e LEFT JOIN outbox o ON o.event_id = e.id "
+                "WHERE e.article_id = ? ORDER BY e.created_at, e.rowid, o.sink_id",
+                [article_id],
+            )
+        )
+
+    def vendor_months(self, query: ArchiveQuery) -> list[tuple[str, str, int]]:
+        """``(month, vendor, articles)``: articles mentioning each vendor (in their
+        latest version), by month of publication (else of first sight)."""
+        where, params = _archive_filter(replace(query, vendor=None))
+        vendor = "AND m.vendor = ? " if query.vendor else ""
+        return [
+            (row["month"], row["vendor"], row["n"])
+            for row in self._all(
+                "SELECT strftime('%Y-%m', COALESCE(a.published_at, a.first_seen_at)) AS month, "
+                "m.vendor, COUNT(DISTINCT a.id) AS n FROM articles a "
+                "JOIN mentions m ON m.article_id = a.id AND m.version = a.version "
+                f"WHERE {where} {vendor}GROUP BY month, m.vendor ORDER BY month, m.vendor",
+                [*params, *([query.vendor] if query.vendor else [])],
+            )
+        ]
+
+    # --- backfill --------------------------------------------------------------------
+
+    def checkpoint(self, source_id: str) -> Checkpoint | None:
+        """Where the last backfill of a source stood."""
+        row = self._one("SELECT * FROM backfills WHERE source_id = ?", [source_id])
+        if row is None:
+            return None
+        return Checkpoint(
+            source_id=source_id,
+            since=parse_isoformat(row["since"]),
+            until=parse_isoformat(row["until"]),
+            cursor=json.loads(row["cursor"]) if row["cursor"] else None,
+            done=bool(row["done"]),
+            started_at=_required_time(row["started_at"]),
+            updated_at=_required_time(row["updated_at"]),
+            pages=row["pages"],
+            discovered=row["discovered"],
+            stored=row["stored"],
+            skipped=row["skipped"],
+            failed=row["failed"],
+        )
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO backfills (source_id, since, until, cursor, done, "
+            "started_at, updated_at, pages, discovered, stored, skipped, failed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                checkpoint.source_id,
+                isoformat(checkpoint.since),
+                isoformat(checkpoint.until),
+                json.dumps(checkpoint.cursor) if checkpoint.cursor is not None else None,
+                int(checkpoint.done),
+                isoformat(checkpoint.started_at),
+                isoformat(checkpoint.updated_at),
+                checkpoint.pages,
+                checkpoint.discovered,
+                checkpoint.stored,
+                checkpoint.skipped,
+                checkpoint.failed,
+            ],
+        )
+        self.db.conn.commit()
+
+    def checkpoints(self) -> list[Checkpoint]:
+        ids = [row["source_id"] for row in self._all("SELECT source_id FROM backfills")]
+        return [c for c in map(self.checkpoint, ids) if c is not None]
+
+    def backfill_failures(self, source_id: str, limit: int = 1000) -> list[str]:
+        """URLs an earlier backfill of the source found but could not read."""
+        return [
+            row["url"]
+            for row in self._all(
+                "SELECT url FROM articles WHERE source_id = ? AND backfilled AND version = 0 "
+                "ORDER BY id LIMIT ?",
+                [source_id, limit],
+            )
+        ]
+
+    def is_stored(self, url: str) -> bool:
+        """Whether a version of the article at ``url`` (or known under it) is stored."""
+        article = self.find_article(url)
+        return article is not None and article.version > 0
+
     # --- outbox ----------------------------------------------------------------------
 
     def due_deliveries(self, sink_id: str, now: datetime, limit: int = 100) -> list[Delivery]:
@@ -731,6 +937,31 @@ class Store:
                 [sink_id, isoformat(now), limit],
             )
         ]
+
+    def held_deliveries(self, sink_id: str) -> list[Delivery]:
+        """Events a backfill holds for one digest to ``sink_id``, oldest first."""
+        return [
+            Delivery(
+                event=Event.from_dict(json.loads(row["payload"])),
+                sink_id=sink_id,
+                attempts=row["attempts"],
+            )
+            for row in self._all(
+                "SELECT o.attempts, e.payload FROM outbox o JOIN events e ON e.id = o.event_id "
+                "WHERE o.sink_id = ? AND o.status = 'held' ORDER BY e.created_at, e.rowid",
+                [sink_id],
+            )
+        ]
+
+    def release_held(self, sink_id: str) -> int:
+        """Held events become ordinary pending ones (their digest could not be sent:
+        the outbox retries them like any other)."""
+        cursor = self.db.execute(
+            "UPDATE outbox SET status = 'pending' WHERE sink_id = ? AND status = 'held'",
+            [sink_id],
+        )
+        self.db.conn.commit()
+        return cursor.rowcount
 
     def mark_sent(self, event_id: str, sink_id: str, now: datetime) -> None:
         self.db.execute(
@@ -831,6 +1062,33 @@ class Store:
         }
 
 
+def _archive_filter(query: ArchiveQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (over ``articles a``) of an archive query."""
+    clauses: list[str] = ["a.version > 0"]
+    params: list[Any] = []
+    date = "COALESCE(a.published_at, a.first_seen_at)"
+    if query.sources:
+        clauses.append(f"a.source_id IN ({', '.join('?' * len(query.sources))})")
+        params += list(query.sources)
+    if query.language:
+        clauses.append("a.language = ?")
+        params.append(query.language)
+    if query.since is not None:
+        clauses.append(f"{date} >= ?")
+        params.append(isoformat(query.since))
+    if query.until is not None:
+        clauses.append(f"{date} < ?")
+        params.append(isoformat(query.until))
+    if query.vendor:
+        # Stored under the vendor's configured name; the case is not the user's concern.
+        clauses.append(
+            "EXISTS (SELECT 1 FROM mentions m WHERE m.article_id = a.id "
+            "AND m.version = a.version AND m.vendor = ? COLLATE NOCASE)"
+        )
+        params.append(query.vendor)
+    return " AND ".join(clauses), params
+
+
 def _member(row: dict[str, Any]) -> StoryMember:
     return StoryMember(
         id=int(row["id"]),
@@ -856,6 +1114,7 @@ def _stored_article(row: dict[str, Any]) -> StoredArticle:
         entry_updated_at=parse_isoformat(row["entry_updated_at"]),
         etag=row["etag"],
         last_modified=row["last_modified"],
+        backfilled=bool(row.get("backfilled", 0)),
     )
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from watcher import config as config_module
 from watcher import log as log_module
+from watcher.backfill import moment
 from watcher.config import Settings
 from watcher.errors import ConfigError, WatcherError
 from watcher.store import DB_NAME, Store
@@ -31,10 +32,12 @@ class Options:
     log_level: str | None
     log_format: str
 
-    def settings(self, *, warn: bool = True) -> Settings:
+    def settings(self, *, warn: bool = True, log_level: str | None = None) -> Settings:
+        """Load the config and set up logging (``--log-level``, else ``log_level``
+        here, else the config's)."""
         settings = config_module.load(self.config)
         log_module.configure(
-            self.log_level or settings.log_level,
+            self.log_level or log_level or settings.log_level,
             json={"json": True, "text": False}.get(self.log_format),
             secrets=settings.secret_values(),
         )
@@ -42,6 +45,22 @@ class Options:
             for warning in settings.warnings:
                 click.secho(f"warning: {warning}", fg="yellow", err=True)
         return settings
+
+
+class Moment(click.ParamType):  # type: ignore[type-arg]
+    """A date (2025-01-31) or a span back from today (90d, 12w, 6m, 1y)."""
+
+    name = "DATE"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return moment(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def handle_errors(func: F) -> F:

@@ -25,8 +25,8 @@ _OUTBOX_COLUMNS = (
 @cli.command("outbox")
 @click.option("--sink", "sink_id", help="Only this sink's events.")
 @click.option(
-    "--status", "statuses", multiple=True, type=click.Choice(["pending", "dead", "sent"]),
-    help="Which events (repeatable; default: pending and dead).",
+    "--status", "statuses", multiple=True, type=click.Choice(["pending", "held", "dead", "sent"]),
+    help="Which events (repeatable; default: pending, held and dead).",
 )  # fmt: skip
 @click.option("--limit", default=200, show_default=True, help="At most this many rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
@@ -35,8 +35,8 @@ _OUTBOX_COLUMNS = (
 def outbox_command(
     opts: Options, sink_id: str | None, statuses: tuple[str, ...], limit: int, as_json: bool
 ) -> None:
-    """List the events waiting for a sink (pending) or parked after failing (dead),
-    with their attempts and last error.
+    """List the events waiting for a sink (pending), kept for a backfill's digest
+    (held) or parked after failing (dead), with their attempts and last error.
 
     Example:
 
@@ -46,7 +46,7 @@ def outbox_command(
     try:
         counts = store.outbox_counts()
         rows = store.outbox_entries(
-            statuses=statuses or ("pending", "dead"), sink_id=sink_id, limit=limit
+            statuses=statuses or ("pending", "held", "dead"), sink_id=sink_id, limit=limit
         )
     finally:
         store.close()

@@ -200,6 +200,29 @@ class Outbox:
             if not await self._send_digest(sink_id, send_digest, packed, chunk, report):
                 return
 
+    async def send_held(self, sink_id: str, schedule: DigestConfig) -> DeliveryReport:
+        """Send the events a backfill held for ``sink_id`` now, as one digest (split in
+        messages of MAX_DIGEST_EVENTS). If the sink fails, the events become ordinary
+        pending ones, retried like any other: never lost, at worst not grouped."""
+        report = DeliveryReport()
+        sink = self._sinks[sink_id]
+        held = self._store.held_deliveries(sink_id)
+        send_digest = getattr(sink, "send_digest", None)
+        for start in range(0, len(held), MAX_DIGEST_EVENTS):
+            chunk = held[start : start + MAX_DIGEST_EVENTS]
+            if send_digest is None:
+                ok = await self._send_each(sink_id, sink, chunk, report)
+            else:
+                packed = Digest(
+                    until=self._clock(), every=schedule.every, timezone=schedule.timezone,
+                    events=tuple(d.event for d in chunk),
+                )  # fmt: skip
+                ok = await self._send_digest(sink_id, send_digest, packed, chunk, report)
+            if not ok:
+                self._store.release_held(sink_id)
+                break
+        return report
+
     async def _send_digest(
         self,
         sink_id: str,
