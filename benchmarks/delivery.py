@@ -827,9 +827,10 @@ def workdir(keep: Path | None) -> Iterator[Path]:
 
 
 def run(opts: Options, directory: Path) -> list[Figures]:
-    results = [scenario("flaky + outage", opts, directory / "daemon")]
+    label = f"{opts.fail_rate:.0%} failing" + (f", {opts.outage:g} s outage" if opts.outage else "")
+    results = [scenario(label, opts, directory / "daemon")]
     if opts.crash:
-        results.append(scenario("crash", opts, directory / "crash"))
+        results.append(scenario("crash", opts, directory / "crash"))  # a SIGKILL, no outage
     return results
 
 
