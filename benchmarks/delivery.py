@@ -57,6 +57,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -75,6 +76,8 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TextIO
+
+import structlog
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make `watcher` importable from the checkout
@@ -448,9 +451,26 @@ def finish(db: sqlite3.Connection | Any, run: Run) -> None:
     run.counts = dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
 
 
+@contextlib.contextmanager
+def logging_to(log: TextIO) -> Iterator[None]:
+    """watcher's own logging set-up, to ``log``, for the time of the run only: the file
+    is closed afterwards, and a caller (the test suite) keeps its own set-up."""
+    previous, handlers = structlog.get_config(), logging.root.handlers[:]
+    log_module.configure("info", json=True, stream=log)
+    try:
+        yield
+    finally:
+        structlog.configure(**previous)
+        logging.root.handlers[:] = handlers
+
+
 async def drive_daemon(opts: Options, config: Path, state: Path, log: TextIO) -> Run:
     """The main scenario: the daemon's delivery loop in this process, fed by polls."""
-    log_module.configure("info", json=True, stream=log)
+    with logging_to(log):
+        return await _drive_daemon(opts, config, state)
+
+
+async def _drive_daemon(opts: Options, config: Path, state: Path) -> Run:
     settings = load_config(config)
     run = Run()
     async with Watcher(settings, state) as watcher:
