@@ -126,3 +126,46 @@ def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store
     assert aged.versions == 1 and [v.number for v in store.versions(1)] == [5]
     everything_old = RetentionSettings(versions=1, max_age=Duration(1))
     assert prune(store, everything_old, NOW).versions == 0  # the latest is never deleted
+
+
+def _with_sketch(store: Store, n: int, hashes: list[int]) -> int:
+    url = f"https://a.example/sketch/{n}"
+    store.db.execute(
+        "INSERT INTO articles (url, source_id, first_seen_at) VALUES (?, 's', ?)",
+        [url, NOW.isoformat()],
+    )
+    article_id = int(store.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()[0])
+    store.db.conn.executemany(
+        "INSERT INTO sketches (hash, article_id) VALUES (?, ?)", [(h, article_id) for h in hashes]
+    )
+    return article_id
+
+
+def test_sketch_lookups_read_a_bounded_number_of_articles_per_hash(store: Store) -> None:
+    """A boilerplate sentence in every article of a source puts the same hashes in
+    every sketch: a lookup reads the latest CANDIDATES_PER_HASH articles of such a hash,
+    not the whole archive, and still finds a copy through the hashes it shares."""
+    from watcher.store import CANDIDATES_PER_HASH
+
+    boilerplate = list(range(1, 11))
+    original = _with_sketch(store, 0, [*boilerplate, *range(1000, 1054)])
+    crowd = [
+        _with_sketch(store, n, [*boilerplate, *range(10_000 * n, 10_000 * n + 54)])
+        for n in range(1, CANDIDATES_PER_HASH + 40)
+    ]
+    store.db.conn.commit()
+
+    # A copy of the old original: found first, though every boilerplate hash now
+    # names more articles than a lookup reads.
+    found = store.sketch_candidates([*boilerplate, *range(1000, 1054)], min_shared=8)
+    assert found[0] == (original, 54)
+    # An article sharing only the boilerplate: candidates are the latest articles, at
+    # most 20, each confirmed later on the exact text.
+    found = store.sketch_candidates([*boilerplate, *range(99_000, 99_054)], min_shared=8)
+    assert [a for a, _ in found] == sorted(crowd, reverse=True)[:20]
+    assert {shared for _, shared in found} == {10}
+    # Excluding the article itself still works.
+    found = store.sketch_candidates(
+        [*boilerplate, *range(1000, 1054)], min_shared=8, exclude=original
+    )
+    assert original not in [a for a, _ in found]

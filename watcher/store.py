@@ -34,6 +34,9 @@ from watcher.models import (
 
 DB_NAME = "watcher.db"
 _BUSY_TIMEOUT_S = 30.0
+# Articles read per sketch hash when looking for copies (the latest ones): see
+# Store.sketch_candidates.
+CANDIDATES_PER_HASH = 100
 
 
 class StaleWrite(Exception):
@@ -626,15 +629,24 @@ class Store:
         self, sketch: Iterable[int], *, min_shared: int, exclude: int | None = None
     ) -> list[tuple[int, int]]:
         """``(article_id, shared)`` for stored articles sharing at least ``min_shared`` of
-        these hashes, most shared first: one indexed lookup per hash."""
+        these hashes, most shared first: one indexed lookup per hash.
+
+        Each hash reads at most :data:`CANDIDATES_PER_HASH` articles, the latest: a
+        hash in every article of a source (a boilerplate sentence kept in the text)
+        would otherwise make each lookup read the whole archive, and a backfill of a
+        large archive quadratic. A copy still shares its own hashes with its original,
+        and the latest copies of a much-copied story are found through the common ones."""
         hashes = list(sketch)
         if not hashes:
             return []
-        marks = ",".join("?" * len(hashes))
-        rows = self.db.execute(
-            f"SELECT article_id, COUNT(*) AS shared FROM sketches WHERE hash IN ({marks}) "
-            "GROUP BY article_id HAVING shared >= ? ORDER BY shared DESC LIMIT 20",
-            [*hashes, min_shared],
+        per_hash = " UNION ALL ".join(
+            ["SELECT * FROM (SELECT article_id FROM sketches WHERE hash = ? "
+             "ORDER BY article_id DESC LIMIT ?)"] * len(hashes)
+        )  # fmt: skip
+        rows = self.db.conn.execute(
+            f"SELECT article_id, COUNT(*) AS shared FROM ({per_hash}) GROUP BY article_id "
+            "HAVING shared >= ? ORDER BY shared DESC, article_id DESC LIMIT 20",
+            [*(x for h in hashes for x in (h, CANDIDATES_PER_HASH)), min_shared],
         ).fetchall()
         return [(int(a), int(n)) for a, n in rows if a != exclude]
 
