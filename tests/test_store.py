@@ -169,3 +169,39 @@ def test_sketch_lookups_read_a_bounded_number_of_articles_per_hash(store: Store)
         [*boilerplate, *range(1000, 1054)], min_shared=8, exclude=original
     )
     assert original not in [a for a, _ in found]
+
+
+def _stored(store: Store, n: int, title: str, text: str, source: str) -> int:
+    url = f"https://a.example/search/{n}"
+    return store.record_article(
+        source_id=source, url=url, aliases=set(),
+        article=Article(url=url, title=title, paragraphs=(text,), language="fr"),
+        version=NewVersion(number=1, title=title, text=text, content_hash=f"s{n}",
+                           fetched_at=NOW, change=None, vendors=(), events=()),
+        silent=True, etag=None, last_modified=None, entry_updated_at=None,
+    )  # fmt: skip
+
+
+def test_search_ranks_every_match_then_highlights_the_best_only(store: Store) -> None:
+    from watcher.store import ArchiveQuery
+
+    ids = [
+        _stored(store, n, f"Titre {n}", "le projet " * (n + 1) + "de l'hôpital de Rennes",
+                "a" if n % 2 else "b")
+        for n in range(40)
+    ]  # fmt: skip
+    in_title = _stored(store, 99, "Le projet", "Rien à voir avec la suite.", "a")
+    rows = store.search_rows('"projet"', ArchiveQuery(limit=5))
+    ranked = store.db.execute(
+        "SELECT rowid FROM search WHERE search MATCH '\"projet\"' "
+        "ORDER BY bm25(search, 10.0, 1.0), rowid LIMIT 5"
+    ).fetchall()
+    assert [r["id"] for r in rows] == [row[0] for row in ranked]
+    assert rows[0]["id"] == in_title  # a title hit weighs ten body hits
+    assert rows[0]["title"] == "Le \x02projet\x03"
+    assert all("\x02projet\x03" in r["snippet"] for r in rows[1:])
+    assert [r["score"] for r in rows] == sorted(r["score"] for r in rows)
+    # Filters apply before the best are chosen.
+    only_b = store.search_rows('"hopital"', ArchiveQuery(sources=("b",), limit=50))
+    assert sorted(r["id"] for r in only_b) == [i for n, i in enumerate(ids) if n % 2 == 0]
+    assert all("\x02hôpital\x03" in r["snippet"] for r in only_b)
