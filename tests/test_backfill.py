@@ -270,3 +270,27 @@ def test_window_bounds_from_the_command_line() -> None:
     assert moment("2025-01-31T10:00:00+01:00") == datetime(2025, 1, 31, 9, tzinfo=UTC)
     with pytest.raises(ValueError, match="neither a date"):
         moment("last tuesday")
+
+
+async def test_what_came_after_the_daemons_baseline_is_left_to_the_daemon(
+    site: SimSite, write_config: Callable[[str], Path], tmp_path: Path
+) -> None:
+    from tests.sim import SimArticle
+
+    settings = settings_for(write_config, site, history(SITEMAP, site))
+    async with Watcher(settings, tmp_path / "state") as watcher:
+        await watcher.poll()  # the daemon's baseline
+    fresh = site.add(
+        SimArticle(
+            "rennes-choisit-cerner-pour-son-dpi",
+            "Rennes choisit Cerner pour son DPI",
+            ["Le CHU de Rennes a choisi Cerner pour remplacer son dossier patient, pour 12 M€."],
+            published=datetime.now(UTC),  # after the baseline
+        )
+    )
+    (progress,) = await backfill(settings, tmp_path / "state", Request(window=Window(SINCE)))
+    assert f"{site.base}/articles/{fresh.slug}" not in stored_urls(tmp_path / "state")
+    assert progress.outside >= 1
+    async with Watcher(settings, tmp_path / "state") as watcher:
+        (report,) = await watcher.poll()
+    assert report.count("new") == 1 and report.events == 1  # the daemon announces it

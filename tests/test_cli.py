@@ -419,3 +419,15 @@ def test_vacuum_applies_retention(write_config: Write, tmp_path: Path) -> None:
     assert "would delete: 1 old versions" in dry.output
     done = CliRunner().invoke(cli, [*base, "vacuum"])
     assert "deleted: 1 old versions" in done.output and "database: " in done.output
+
+
+def test_check_builds_the_sinks(write_config: Write, tmp_path: Path) -> None:
+    path = write_config(
+        CONFIG
+        + "  - id: hook\n    kind: webhook\n    url: https://hooks.example/x\n"
+        + "    secret: not-a-whsec-secret\n"
+    )
+    result = CliRunner().invoke(cli, ["--config", str(path), "--state", str(tmp_path), "check"])
+    assert result.exit_code == 2
+    assert "sources.yaml" in result.output and 'sink "hook"' in result.output
+    assert "whsec_" in result.output and "not-a-whsec-secret" not in result.output

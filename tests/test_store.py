@@ -205,3 +205,23 @@ def test_search_ranks_every_match_then_highlights_the_best_only(store: Store) ->
     only_b = store.search_rows('"hopital"', ArchiveQuery(sources=("b",), limit=50))
     assert sorted(r["id"] for r in only_b) == [i for n, i in enumerate(ids) if n % 2 == 0]
     assert all("\x02hôpital\x03" in r["snippet"] for r in only_b)
+
+
+def test_datasette_metadata_names_real_tables(store: Store) -> None:
+    import yaml
+
+    metadata = yaml.safe_load(
+        (Path(__file__).parent.parent / "schema" / "datasette.yaml").read_text(encoding="utf-8")
+    )
+    names = {
+        row[0]
+        for row in store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+        )
+    }
+    tables = metadata["databases"]["watcher"]["tables"]
+    assert set(tables) <= names
+    fts = tables["latest_versions"]
+    assert fts["fts_table"] in names
+    columns = {row[1] for row in store.db.execute("PRAGMA table_info(latest_versions)")}
+    assert fts["fts_pk"] in columns and fts["sort_desc"] in columns

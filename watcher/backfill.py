@@ -142,7 +142,8 @@ class Backfill:
             if checkpoint.done:
                 progress.state, progress.finished = "up to date", time.monotonic()
                 if not request.dry_run:
-                    await self._retry_failures(source, progress, SourceReport(source.id))
+                    history = self._history_for(source)
+                    await self._retry_failures(source, progress, SourceReport(source.id), history)
                 return
             cursor, progress.resumed = checkpoint.cursor, True
         elif not request.dry_run:
@@ -155,11 +156,12 @@ class Backfill:
         base = checkpoint  # the counters before this run
         bound.info("backfill.start", resume=cursor is not None, since=str(window.since))
         report = SourceReport(source_id=source.id)
+        history = self._history_for(source)
         walker = source.history or source  # `history:` may name another index to walk
         kind = SOURCE_KINDS[walker.kind](walker)
         try:
             if not request.dry_run:
-                await self._retry_failures(source, progress, report)
+                await self._retry_failures(source, progress, report, history)
             async for page in kind.history(self.ctx.fetch, window, cursor):
                 if self._stopping:
                     progress.state = "interrupted"
@@ -174,7 +176,7 @@ class Backfill:
                     if stop or whole_page_old:
                         break
                     continue
-                outcomes, complete = await self._read(source, entries, report, progress)
+                outcomes, complete = await self._read(source, entries, report, progress, history)
                 stop = _walked_past(window, page.dates, outcomes)
                 if complete or stop:
                     assert base is not None
@@ -204,13 +206,24 @@ class Backfill:
             stored=progress.stored, skipped=progress.skipped, failed=progress.failed,
         )  # fmt: skip
 
+    def _history_for(self, source: SourceConfig) -> Import:
+        """The import rules for one source. What was published after the daemon's
+        first poll of the source (its baseline) is the daemon's to announce, not
+        history: a backfill running beside the daemon leaves it alone."""
+        state = self.ctx.store.source_state(source.id)
+        baseline = state.baseline_at if state is not None else None
+        until = self.request.window.until
+        if baseline is not None and (until is None or baseline < until):
+            return replace(self.history, window=replace(self.history.window, until=baseline))
+        return self.history
+
     async def _retry_failures(
-        self, source: SourceConfig, progress: Progress, report: SourceReport
+        self, source: SourceConfig, progress: Progress, report: SourceReport, history: Import
     ) -> None:
         """Pages an earlier run could not read are tried once more, first."""
         urls = self.ctx.store.backfill_failures(source.id)
         if urls:
-            await self._read(source, [Entry(url=u) for u in urls], report, progress)
+            await self._read(source, [Entry(url=u) for u in urls], report, progress, history)
 
     async def _read(
         self,
@@ -218,12 +231,21 @@ class Backfill:
         entries: list[Entry],
         report: SourceReport,
         progress: Progress,
+        history: Import,
     ) -> tuple[list[Outcome], bool]:
         """Read a page's entries, a few at a time; stops early at ``max_articles``.
         Returns the outcomes and whether every entry was read."""
-        history = self.history
         baseline = not history.announce
         outcomes: list[Outcome] = []
+        dated_outside = [
+            e
+            for e in entries
+            if e.published_at is not None and not history.window.admits(e.published_at)
+        ]
+        if dated_outside:  # the index already says: no need to fetch them
+            outside = set(map(id, dated_outside))
+            entries = [e for e in entries if id(e) not in outside]
+            progress.outside += len(dated_outside)
         step = max(1, self.request.concurrency)
         for start in range(0, len(entries), step):
             if self._stopping or self._reached_limit(progress):

@@ -130,6 +130,19 @@ class Watcher:
         self._store.sync_sources((s.id, s.kind, s.url, s.name) for s in settings.sources)
         self.settings, self.sinks, self._ctx, self._outbox = settings, sinks, ctx, outbox
 
+    @staticmethod
+    def check_sinks(settings: Settings) -> None:
+        """Build every sink once, as :meth:`start` would, so that what only a sink can
+        check (a webhook secret's format, an optional extra) fails ``watcher check``."""
+        client = httpx.AsyncClient()
+        try:
+            for config in settings.sinks:
+                SINK_KINDS[config.kind](config, client)
+        except ConfigError as exc:
+            raise ConfigError(f"{settings.path}: {exc}") from None
+        finally:
+            asyncio.run(client.aclose())
+
     async def reload(self) -> bool:
         """Re-read the configuration file and apply it without a restart: sources
         added, removed and changed are (re)scheduled, sinks and vendors replaced. A

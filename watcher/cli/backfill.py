@@ -17,7 +17,7 @@ from rich.table import Table
 from watcher.backfill import Backfill, Request
 from watcher.cli.common import Moment, Options, handle_errors, print_table
 from watcher.cli.main import cli
-from watcher.daemon import Watcher
+from watcher.daemon import DaemonLock, Watcher
 from watcher.errors import ConfigError
 from watcher.notify.outbox import DeliveryReport
 from watcher.sources.base import Window
@@ -99,7 +99,11 @@ def backfill_command(
             if digest_sink:
                 delivered.append(await watcher.send_held(digest_sink))
             elif notify:
-                delivered.append(await watcher.deliver())
+                daemon = DaemonLock.running_pid(opts.state)
+                if daemon is not None:  # two senders would race for the same outbox rows
+                    click.echo(f"the daemon (pid {daemon}) delivers the alerts", err=True)
+                else:
+                    delivered.append(await watcher.deliver())
 
     window = f"{since.date()} .. {until.date() if until else 'now'}"
     click.echo(f"backfill {window}{' (dry run)' if dry_run else ''}", err=True)

@@ -76,6 +76,7 @@ def check(opts: Options, discover: bool) -> None:
         watcher --config sources.yaml check --discover
     """
     settings = opts.settings(warn=False)  # warnings are listed with the sinks below
+    Watcher.check_sinks(settings)  # a bad secret or a missing extra: now, not at `run`
     enabled = [s for s in settings.sources if s.enabled]
     click.echo(
         f"config: {settings.path} ({len(enabled)} sources enabled, "
