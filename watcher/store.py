@@ -812,26 +812,17 @@ class Store:
     def search_rows(self, match: str, query: ArchiveQuery) -> list[dict[str, Any]]:
         """Full-text search (an FTS5 ``match`` expression) over the latest version of
         each article, best first (BM25, a title hit weighing ten body hits), with a
-        highlighted snippet of each (``\x02``/``\x03`` around the matched words).
-
-        The best rows are chosen first, on their score alone; only they are then
-        highlighted: SQLite computes every result column of every match before it
-        sorts, and a snippet re-reads an article's text (a common word matching the
-        whole archive would cost a snippet per article)."""
+        highlighted snippet of each (``\x02``/``\x03`` around the matched words)."""
         where, params = _archive_filter(query)
         return list(
             self._all(
-                "WITH best AS (SELECT search.rowid AS id, bm25(search, 10.0, 1.0) AS score "
-                "FROM search JOIN articles a ON a.id = search.rowid "
-                f"WHERE search MATCH ? AND {where} ORDER BY score LIMIT ?) "
                 "SELECT a.id, a.url, a.source_id, a.published_at, a.first_seen_at, a.language, "
                 "highlight(search, 0, char(2), char(3)) AS title, "
-                "snippet(search, 1, char(2), char(3), '…', 24) AS snippet, best.score AS score "
-                # CROSS JOIN keeps this order: each best row, then its search row by rowid.
-                "FROM best CROSS JOIN search CROSS JOIN articles a "
-                "WHERE search MATCH ? AND search.rowid = best.id AND a.id = best.id "
-                "ORDER BY best.score",
-                [match, *params, query.limit or 20, match],
+                "snippet(search, 1, char(2), char(3), '…', 24) AS snippet, "
+                "bm25(search, 10.0, 1.0) AS score "
+                "FROM search JOIN articles a ON a.id = search.rowid "
+                f"WHERE search MATCH ? AND {where} ORDER BY score LIMIT ?",
+                [match, *params, query.limit or 20],
             )
         )
 
