@@ -302,6 +302,9 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        finally:
+            assert self.process.stdout is not None
+            self.process.stdout.close()
 
 
 @dataclass
