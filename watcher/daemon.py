@@ -300,19 +300,16 @@ class Watcher:
         self.metrics.record_queued(report.queued)
 
     async def deliver(self, sink_ids: Collection[str] | None = None) -> DeliveryReport:
-        """Send every event that is due now, sink by sink (or to the sinks named),
-        until none is left."""
+        """Send every event that is due now (to the sinks named, default all), each
+        sink at its own pace, until none is left or the sinks still holding some are
+        failing (they are tried again at the next call)."""
         if self._outbox is None:
             raise RuntimeError("Watcher.start() has not been called")
         if sink_ids is not None:
             self.select_sinks(sink_ids)
-        total = DeliveryReport()
-        while True:
-            report = await self._outbox.deliver_due(sink_ids=sink_ids)
-            total.add(report)
-            self.metrics.record_delivery(report)
-            if report.sent == 0 or report.failed or report.dead:
-                return total
+        return await self._outbox.deliver_all(
+            sink_ids=sink_ids, on_round=self.metrics.record_delivery
+        )
 
     async def run_once(
         self, source_ids: Iterable[str] | None = None, *, force: bool = False

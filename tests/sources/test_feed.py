@@ -115,3 +115,60 @@ async def test_poll_is_conditional_and_capped(respx_mock: respx.MockRouter) -> N
     assert len(first.entries) == 5 and first.etag == '"1"'
     assert second.not_modified and second.entries == ()
     assert route.calls.last.request.headers["If-None-Match"] == '"1"'
+
+
+def _archive_page(entries: list[tuple[str, str]], prev: str | None) -> bytes:
+    """An Atom archive document (RFC 5005): entries, and a link to the older one."""
+    link = f'<link rel="prev-archive" href="{prev}"/>' if prev else ""
+    items = "".join(
+        f"<entry><title>{slug}</title><link href='https://site.example/{slug}'/>"
+        f"<id>urn:{slug}</id><updated>{when}</updated></entry>"
+        for slug, when in entries
+    )
+    return (
+        f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        f"<id>urn:f</id><updated>2026-11-01T00:00:00Z</updated>{link}{items}</feed>"
+    ).encode()
+
+
+async def test_history_follows_rfc5005_archives_and_resumes(respx_mock: respx.MockRouter) -> None:
+    from watcher.sources.base import Window
+
+    source = SourceConfig(id="a", name="A", kind="feed", url="https://site.example/feed")
+    respx_mock.get("https://site.example/robots.txt").respond(404)
+    respx_mock.get(source.url).respond(
+        200, content=_archive_page([("new-1", "2026-11-01T00:00:00Z")], "/archive/2026-10")
+    )
+    respx_mock.get("https://site.example/archive/2026-10").respond(
+        200,
+        content=_archive_page(
+            [("oct-1", "2026-10-20T00:00:00Z"), ("sep-9", "2026-09-20T00:00:00Z")],
+            "/archive/2026-09",
+        ),
+    )
+    older = respx_mock.get("https://site.example/archive/2026-09").respond(
+        200, content=_archive_page([("aug-1", "2026-08-01T00:00:00Z")], None)
+    )
+    http = HttpSettings(retries=0, host_delay=Duration(0))
+    window = Window(since=datetime(2026, 10, 1, tzinfo=UTC))
+    async with make_client(http) as client:
+        fetcher = Fetcher(client, http)
+        pages = [p async for p in FeedSource(source).history(fetcher, window, None)]
+        assert [p.url for p in pages] == [
+            source.url,
+            "https://site.example/archive/2026-10",
+            "https://site.example/archive/2026-09",
+        ]
+        # Inside the window only; the dates shown tell the walker where it stands.
+        assert [[e.url for e in p.entries] for p in pages] == [
+            ["https://site.example/new-1"],
+            ["https://site.example/oct-1"],
+            [],
+        ]
+        assert all(window.passed(d) for d in pages[2].dates)
+        assert pages[-1].cursor is None
+        # From a cursor: the walk starts where the previous one stopped.
+        calls = older.call_count
+        resumed = [p async for p in FeedSource(source).history(fetcher, window, pages[1].cursor)]
+        assert [p.url for p in resumed] == ["https://site.example/archive/2026-09"]
+        assert older.call_count == calls + 1
