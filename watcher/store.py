@@ -665,9 +665,16 @@ class Store:
         ]
 
     def translation_candidates(
-        self, *, vendors: Iterable[str], language: str | None, since: datetime, exclude: int | None
+        self,
+        *,
+        vendors: Iterable[str],
+        language: str | None,
+        since: datetime,
+        exclude: int | None,
+        until: datetime | None = None,
     ) -> list[StoryMember]:
-        """Recent articles in another language that mention one of these vendors."""
+        """Articles in another language that mention one of these vendors, published
+        (else first seen) in [since, until]."""
         names = list(vendors)
         if not names:
             return []
@@ -677,10 +684,12 @@ class Store:
             for row in self._all(
                 "SELECT DISTINCT a.id, a.url, a.source_id, a.title, a.language, a.entities "
                 "FROM mentions m JOIN articles a ON a.id = m.article_id AND m.version = a.version "
-                f"WHERE m.vendor IN ({marks}) AND a.first_seen_at >= ? "
+                f"WHERE m.vendor IN ({marks}) "
+                "AND COALESCE(a.published_at, a.first_seen_at) >= ? "
+                "AND (? IS NULL OR COALESCE(a.published_at, a.first_seen_at) <= ?) "
                 "AND COALESCE(a.language, '') != COALESCE(?, '') AND a.entities IS NOT NULL "
                 "ORDER BY a.first_seen_at DESC LIMIT 200",
-                [*names, isoformat(since), language],
+                [*names, isoformat(since), isoformat(until), isoformat(until), language],
             )
             if row["id"] != exclude
         ]
