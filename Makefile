@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run once check-config test check fmt lock bench-extraction bench-changes bench-delivery bench-soak clean
+.PHONY: run once check-config test check fmt lock bench-extraction bench-changes bench-delivery bench-backfill bench-soak clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench-changes: $(STAMP)  ## change detection on ../shared/corpus: false changes,
 
 bench-delivery: $(STAMP)  ## 10,000 events through the outbox to a flaky, then down, webhook receiver: lost, duplicates, retries
 	$(BIN)/python benchmarks/delivery.py $(BENCH_ARGS)
+
+# A quick look: make bench-backfill BENCH_ARGS="--articles 2000 --sites 4 --skip-resume"
+bench-backfill: $(STAMP)  ## `watcher backfill` of a local 100,000-article archive, resumes, search, export
+	$(BIN)/python benchmarks/backfill.py $(BENCH_ARGS)
 
 # A day of `watcher run` compressed into minutes (benchmarks/soak.py): RSS, polls, database.
 # make bench-soak BENCH_ARGS="--sites 32 --rounds 96 --seed 1"   (or --minutes N)
