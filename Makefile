@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run once check-config test check fmt lock bench-extraction bench-changes bench-polling clean
+.PHONY: run once check-config test check fmt lock bench-extraction bench-changes bench-delivery bench-backfill bench-soak bench-polling clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,18 @@ bench-extraction: $(BENCH_STAMP)  ## watcher's extractor vs trafilatura and read
 
 bench-changes: $(STAMP)  ## change detection on ../shared/corpus: false changes, missed edits, copies linked, lookups
 	$(BIN)/python benchmarks/changes.py $(BENCH_ARGS)
+
+bench-delivery: $(STAMP)  ## 10,000 events through the outbox to a flaky, then down, webhook receiver: lost, duplicates, retries
+	$(BIN)/python benchmarks/delivery.py $(BENCH_ARGS)
+
+# A quick look: make bench-backfill BENCH_ARGS="--articles 2000 --sites 4 --skip-resume"
+bench-backfill: $(STAMP)  ## `watcher backfill` of a local 100,000-article archive, resumes, search, export
+	$(BIN)/python benchmarks/backfill.py $(BENCH_ARGS)
+
+# A day of `watcher run` compressed into minutes (benchmarks/soak.py): RSS, polls, database.
+# make bench-soak BENCH_ARGS="--sites 32 --rounds 96 --seed 1"   (or --minutes N)
+bench-soak: $(STAMP)  ## the daemon's memory and database over a compressed day of churn
+	$(BIN)/python benchmarks/soak.py $(BENCH_ARGS)
 
 bench-polling: $(BENCH_STAMP)  ## `watcher once` on a simulated news web on 127.0.0.1: first and no-change passes, vs urlwatch
 	$(BIN)/python benchmarks/polling.py $(BENCH_ARGS)

@@ -39,6 +39,14 @@ CERNER = [
     "Le CHU de Rennes a choisi Cerner pour remplacer son dossier patient informatisé.",
     "Le contrat porte sur 1,5 million d'euros et sur dix ans.",
 ]
+BREST = [
+    "Le CHU de Brest utilise Cerner depuis 2015 pour ses urgences, a rappelé sa direction.",
+    "Quatre cents soignants y saisissent leurs observations chaque jour.",
+]
+LYON = [
+    "Les Hospices civils de Lyon ont retenu Cerner pour leurs blocs opératoires en 2027.",
+    "Le projet mobilise trente agents de la direction du numérique pendant deux ans.",
+]
 
 
 class Checks:
@@ -68,6 +76,7 @@ def config(site_url: str, hook_url: str) -> str:
             name: Sim Santé
             url: {site_url}/feed.xml
             language: fr
+            allow_private: true   # the simulated site is on the host's 127.0.0.1
         sinks:
           - id: hook
             kind: webhook
@@ -182,7 +191,8 @@ def main() -> int:
         print(f"simulated site {site_url}, webhook receiver {hook_url} (host 127.0.0.1)")
 
         # 1. First poll: a silent baseline, stored in the image's /app/state volume.
-        site.add(SimArticle("deja-la", "Cerner déjà publié", CERNER))
+        # (Another story than the next one: a copy of a story already seen is not news.)
+        site.add(SimArticle("deja-la", "Cerner déjà publié", BREST))
         first = in_container(*env, "watcher", "once")
         print(textwrap.indent(first.stdout.rstrip(), "    "))
         checks.check(
@@ -209,7 +219,7 @@ def main() -> int:
         checks.check(bool(got) and signed(got[0].headers, got[0].body), "webhook is signed")
 
         # 3. The image's default command, `watcher run`: delivers, then stops on SIGTERM.
-        site.add(SimArticle("lyon", "Lyon choisit Cerner", ["Les HCL ont choisi Cerner."]))
+        site.add(SimArticle("lyon", "Lyon choisit Cerner", LYON))
         daemon = subprocess.Popen(
             [*prefix, *env, "watcher", "run"],
             stdout=subprocess.PIPE,

@@ -111,6 +111,10 @@ def test_shipped_config_is_valid() -> None:
             "vendors:\n  - name: Epic\n    aliases: Epic Systems\n",
             'sources.yaml:3: vendor "Epic": aliases must be a list',
         ),
+        (
+            "settings:\n  retention:\n    every: 0s\n",
+            "sources.yaml:3: settings.retention: every must be positive",
+        ),
         ("sources: [\n", "sources.yaml:2: not valid YAML"),
         (
             "sources:\n  - id: a\n    url: x\n    url: y\n",

@@ -360,6 +360,28 @@ async def test_a_report_in_another_language_is_linked_with_its_differences(
     assert set(linked["only_there"]) == {"2019", "chu"}
 
 
+async def test_reports_published_years_apart_are_not_one_story(
+    site: SimSite, other_site: SimSite, run: Any, store: Store
+) -> None:
+    """The translation window is about publication dates, not when watcher saw the
+    pages (a backfill sees years of history in an hour)."""
+    from datetime import UTC, datetime
+
+    from tests.test_stories import EN, FR
+
+    english = SourceConfig(
+        id="other", name="Other", kind="feed", url="https://other.example/feed.xml", language="en"
+    )
+    await run()
+    await run(english)
+    site.add(SimArticle("fr", FR[0], [FR[1]], published=datetime(2024, 1, 10, 9, tzinfo=UTC)))
+    await run()
+    other_site.add(SimArticle("en", EN[0], [EN[1]], language="en"))  # published 2026-11-20
+    await run(english)
+    first, second = events(store)
+    assert first["data"]["linked"] == second["data"]["linked"] == []
+
+
 async def test_sinks_can_subscribe_to_change_classes(site: SimSite, run: Any, store: Store) -> None:
     sinks = (
         SinkConfig(id="corrections", kind="log", changes=("correction",)),

@@ -128,6 +128,85 @@ def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store
     assert prune(store, everything_old, NOW).versions == 0  # the latest is never deleted
 
 
+def _with_sketch(store: Store, n: int, hashes: list[int]) -> int:
+    url = f"https://a.example/sketch/{n}"
+    store.db.execute(
+        "INSERT INTO articles (url, source_id, first_seen_at) VALUES (?, 's', ?)",
+        [url, NOW.isoformat()],
+    )
+    article_id = int(store.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()[0])
+    store.db.conn.executemany(
+        "INSERT INTO sketches (hash, article_id) VALUES (?, ?)", [(h, article_id) for h in hashes]
+    )
+    return article_id
+
+
+def test_sketch_lookups_read_a_bounded_number_of_articles_per_hash(store: Store) -> None:
+    """A boilerplate sentence in every article of a source puts the same hashes in
+    every sketch: a lookup reads the latest CANDIDATES_PER_HASH articles of such a hash,
+    not the whole archive, and still finds a copy through the hashes it shares."""
+    from watcher.store import CANDIDATES_PER_HASH
+
+    boilerplate = list(range(1, 11))
+    original = _with_sketch(store, 0, [*boilerplate, *range(1000, 1054)])
+    crowd = [
+        _with_sketch(store, n, [*boilerplate, *range(10_000 * n, 10_000 * n + 54)])
+        for n in range(1, CANDIDATES_PER_HASH + 40)
+    ]
+    store.db.conn.commit()
+
+    # A copy of the old original: found first, though every boilerplate hash now
+    # names more articles than a lookup reads.
+    found = store.sketch_candidates([*boilerplate, *range(1000, 1054)], min_shared=8)
+    assert found[0] == (original, 54)
+    # An article sharing only the boilerplate: candidates are the latest articles, at
+    # most 20, each confirmed later on the exact text.
+    found = store.sketch_candidates([*boilerplate, *range(99_000, 99_054)], min_shared=8)
+    assert [a for a, _ in found] == sorted(crowd, reverse=True)[:20]
+    assert {shared for _, shared in found} == {10}
+    # Excluding the article itself still works.
+    found = store.sketch_candidates(
+        [*boilerplate, *range(1000, 1054)], min_shared=8, exclude=original
+    )
+    assert original not in [a for a, _ in found]
+
+
+def _stored(store: Store, n: int, title: str, text: str, source: str) -> int:
+    url = f"https://a.example/search/{n}"
+    return store.record_article(
+        source_id=source, url=url, aliases=set(),
+        article=Article(url=url, title=title, paragraphs=(text,), language="fr"),
+        version=NewVersion(number=1, title=title, text=text, content_hash=f"s{n}",
+                           fetched_at=NOW, change=None, vendors=(), events=()),
+        silent=True, etag=None, last_modified=None, entry_updated_at=None,
+    )  # fmt: skip
+
+
+def test_search_ranks_every_match_then_highlights_the_best_only(store: Store) -> None:
+    from watcher.store import ArchiveQuery
+
+    ids = [
+        _stored(store, n, f"Titre {n}", "le projet " * (n + 1) + "de l'hôpital de Rennes",
+                "a" if n % 2 else "b")
+        for n in range(40)
+    ]  # fmt: skip
+    in_title = _stored(store, 99, "Le projet", "Rien à voir avec la suite.", "a")
+    rows = store.search_rows('"projet"', ArchiveQuery(limit=5))
+    ranked = store.db.execute(
+        "SELECT rowid FROM search WHERE search MATCH '\"projet\"' "
+        "ORDER BY bm25(search, 10.0, 1.0), rowid LIMIT 5"
+    ).fetchall()
+    assert [r["id"] for r in rows] == [row[0] for row in ranked]
+    assert rows[0]["id"] == in_title  # a title hit weighs ten body hits
+    assert rows[0]["title"] == "Le \x02projet\x03"
+    assert all("\x02projet\x03" in r["snippet"] for r in rows[1:])
+    assert [r["score"] for r in rows] == sorted(r["score"] for r in rows)
+    # Filters apply before the best are chosen.
+    only_b = store.search_rows('"hopital"', ArchiveQuery(sources=("b",), limit=50))
+    assert sorted(r["id"] for r in only_b) == [i for n, i in enumerate(ids) if n % 2 == 0]
+    assert all("\x02hôpital\x03" in r["snippet"] for r in only_b)
+
+
 def test_datasette_metadata_names_real_tables(store: Store) -> None:
     import yaml
 

@@ -110,13 +110,15 @@ class ServiceSettings:
 
 @dataclass(frozen=True)
 class RetentionSettings:
-    """What the database keeps (applied daily by the daemon and by ``watcher vacuum``).
+    """What the database keeps (applied by the daemon ``every`` day, and by ``watcher
+    vacuum``).
 
     An article's latest version is always kept, and dead events are never deleted."""
 
     versions: int = 20  # per article, the latest ones; 0 keeps them all
     max_age: Duration = Duration(0)  # older versions go (not the latest); 0: no limit
     events: Duration = Duration(30 * 86400)  # delivered events are kept this long
+    every: Duration = Duration(86400)  # how often the daemon applies it
 
 
 @dataclass(frozen=True)
@@ -362,9 +364,10 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
     )
     health = _build(HealthSettings, _mapping(general, "health", ctx), "settings.health: ", ctx)
     service = _build(ServiceSettings, _mapping(general, "service", ctx), "settings.service: ", ctx)
-    retention = _build(
-        RetentionSettings, _mapping(general, "retention", ctx), "settings.retention: ", ctx
-    )
+    raw_retention = _mapping(general, "retention", ctx)
+    retention = _build(RetentionSettings, raw_retention, "settings.retention: ", ctx)
+    if retention is not None and retention.every <= 0:
+        ctx.error(raw_retention.line_of("every"), "settings.retention: ", "every must be positive")
     _unknown(
         general,
         {"http", "delivery", "health", "service", "retention", "notify_baseline", "log_level"},

@@ -167,6 +167,8 @@ class Watcher:
                     self._scheduler.remove_job(source_id)  # a poll in flight finishes
             for source_id in (*added, *changed):
                 self._schedule(after[source_id])
+            if new.retention.every != old.retention.every:
+                self._schedule_retention()
         self.metrics.reloads.labels("applied").inc()
         log.info(
             "config.reloaded", added=added, removed=removed, changed=changed,
@@ -301,19 +303,16 @@ class Watcher:
         self.metrics.record_queued(report.queued)
 
     async def deliver(self, sink_ids: Collection[str] | None = None) -> DeliveryReport:
-        """Send every event that is due now, sink by sink (or to the sinks named),
-        until none is left."""
+        """Send every event that is due now (to the sinks named, default all), each
+        sink at its own pace, until none is left or the sinks still holding some are
+        failing (they are tried again at the next call)."""
         if self._outbox is None:
             raise RuntimeError("Watcher.start() has not been called")
         if sink_ids is not None:
             self.select_sinks(sink_ids)
-        total = DeliveryReport()
-        while True:
-            report = await self._outbox.deliver_due(sink_ids=sink_ids)
-            total.add(report)
-            self.metrics.record_delivery(report)
-            if report.sent == 0 or report.failed or report.dead:
-                return total
+        return await self._outbox.deliver_all(
+            sink_ids=sink_ids, on_round=self.metrics.record_delivery
+        )
 
     async def run_once(
         self, source_ids: Iterable[str] | None = None, *, force: bool = False
@@ -349,15 +348,7 @@ class Watcher:
             self._schedule(source)
         scheduler.start()
         self.started_at = utcnow()
-        scheduler.add_job(
-            self._maintain,
-            IntervalTrigger(hours=24),
-            id="retention",
-            name="retention",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC) + timedelta(minutes=10),  # not in the start rush
-        )
+        self._schedule_retention()
         service = await self._start_service(*http) if http is not None else None
         delivery = asyncio.create_task(self._delivery_loop(stop), name="delivery")
         log.info("daemon.started", sources=len(sources), sinks=list(self.sinks))
@@ -381,13 +372,30 @@ class Watcher:
             log.info("daemon.stopped")
 
     async def _maintain(self) -> None:
-        """The daily retention pass (see settings.retention)."""
+        """The retention pass (see settings.retention)."""
         try:
             report = prune(self.store, self.settings.retention, utcnow())
         except Exception:  # retention failing must not stop the daemon
             log.exception("retention.crashed")
             return
         log.info("retention.applied", versions=report.versions, events=report.events)
+
+    def _schedule_retention(self) -> None:
+        """The retention pass, every ``settings.retention.every`` (a day by default);
+        the first one 10 minutes after start, not in the start rush (or sooner, when
+        ``every`` is shorter)."""
+        assert self._scheduler is not None
+        every = float(self.settings.retention.every)
+        self._scheduler.add_job(
+            self._maintain,
+            IntervalTrigger(seconds=every),
+            id="retention",
+            name="retention",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=min(600.0, every)),
+            replace_existing=True,
+        )
 
     async def wait_polls(self, count: int) -> None:
         """Wait until ``count`` scheduled polls have finished (scripts and tests)."""

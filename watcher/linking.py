@@ -59,8 +59,11 @@ def find_story(
     language: str | None,
     vendors: tuple[str, ...],
     now: datetime,
+    published: datetime | None = None,
 ) -> StoryLink | None:
-    """The story a new article belongs to, if any: a copy first, then a translation."""
+    """The story a new article belongs to, if any: a copy first, then a translation
+    (a report in another language published within TRANSLATION_WINDOW of this one:
+    around its publication date when known, as for history read by a backfill)."""
     best: tuple[Similarity, int] | None = None
     for candidate_id, _shared in store.sketch_candidates(
         evidence.sketch, min_shared=MIN_SHARED, exclude=article_id
@@ -80,9 +83,11 @@ def find_story(
         return None
     here = set(evidence.entities)
     found: tuple[CrossLink, StoryMember] | None = None
+    when = published or now
     for member in store.translation_candidates(
-        vendors=vendors, language=language, since=now - TRANSLATION_WINDOW, exclude=article_id
-    ):
+        vendors=vendors, language=language, since=when - TRANSLATION_WINDOW,
+        until=when + TRANSLATION_WINDOW, exclude=article_id,
+    ):  # fmt: skip
         link = cross_link(here, set(member.entities), vendors=vendors)
         if link is not None and (found is None or link.score > found[0].score):
             found = (link, member)

@@ -477,6 +477,7 @@ async def _process_entry(
             language=language,
             vendors=tuple(v.name for v in vendors),
             now=now,
+            published=article.published_at,
         )
         story_id = link.story_id if link else None
         announce = link is None or link.kind != "copy"  # one story, one alert

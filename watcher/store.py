@@ -34,6 +34,9 @@ from watcher.models import (
 
 DB_NAME = "watcher.db"
 _BUSY_TIMEOUT_S = 30.0
+# Articles read per sketch hash when looking for copies (the latest ones): see
+# Store.sketch_candidates.
+CANDIDATES_PER_HASH = 100
 
 
 class StaleWrite(Exception):
@@ -626,15 +629,24 @@ class Store:
         self, sketch: Iterable[int], *, min_shared: int, exclude: int | None = None
     ) -> list[tuple[int, int]]:
         """``(article_id, shared)`` for stored articles sharing at least ``min_shared`` of
-        these hashes, most shared first: one indexed lookup per hash."""
+        these hashes, most shared first: one indexed lookup per hash.
+
+        Each hash reads at most :data:`CANDIDATES_PER_HASH` articles, the latest: a
+        hash in every article of a source (a boilerplate sentence kept in the text)
+        would otherwise make each lookup read the whole archive, and a backfill of a
+        large archive quadratic. A copy still shares its own hashes with its original,
+        and the latest copies of a much-copied story are found through the common ones."""
         hashes = list(sketch)
         if not hashes:
             return []
-        marks = ",".join("?" * len(hashes))
-        rows = self.db.execute(
-            f"SELECT article_id, COUNT(*) AS shared FROM sketches WHERE hash IN ({marks}) "
-            "GROUP BY article_id HAVING shared >= ? ORDER BY shared DESC LIMIT 20",
-            [*hashes, min_shared],
+        per_hash = " UNION ALL ".join(
+            ["SELECT * FROM (SELECT article_id FROM sketches WHERE hash = ? "
+             "ORDER BY article_id DESC LIMIT ?)"] * len(hashes)
+        )  # fmt: skip
+        rows = self.db.conn.execute(
+            f"SELECT article_id, COUNT(*) AS shared FROM ({per_hash}) GROUP BY article_id "
+            "HAVING shared >= ? ORDER BY shared DESC, article_id DESC LIMIT 20",
+            [*(x for h in hashes for x in (h, CANDIDATES_PER_HASH)), min_shared],
         ).fetchall()
         return [(int(a), int(n)) for a, n in rows if a != exclude]
 
@@ -653,9 +665,16 @@ class Store:
         ]
 
     def translation_candidates(
-        self, *, vendors: Iterable[str], language: str | None, since: datetime, exclude: int | None
+        self,
+        *,
+        vendors: Iterable[str],
+        language: str | None,
+        since: datetime,
+        exclude: int | None,
+        until: datetime | None = None,
     ) -> list[StoryMember]:
-        """Recent articles in another language that mention one of these vendors."""
+        """Articles in another language that mention one of these vendors, published
+        (else first seen) in [since, until]."""
         names = list(vendors)
         if not names:
             return []
@@ -665,10 +684,12 @@ class Store:
             for row in self._all(
                 "SELECT DISTINCT a.id, a.url, a.source_id, a.title, a.language, a.entities "
                 "FROM mentions m JOIN articles a ON a.id = m.article_id AND m.version = a.version "
-                f"WHERE m.vendor IN ({marks}) AND a.first_seen_at >= ? "
+                f"WHERE m.vendor IN ({marks}) "
+                "AND COALESCE(a.published_at, a.first_seen_at) >= ? "
+                "AND (? IS NULL OR COALESCE(a.published_at, a.first_seen_at) <= ?) "
                 "AND COALESCE(a.language, '') != COALESCE(?, '') AND a.entities IS NOT NULL "
                 "ORDER BY a.first_seen_at DESC LIMIT 200",
-                [*names, isoformat(since), language],
+                [*names, isoformat(since), isoformat(until), isoformat(until), language],
             )
             if row["id"] != exclude
         ]

@@ -1,4 +1,5 @@
-"""Delivery: at least once, stable ids, backoff, dead letters, one sink never blocks another."""
+"""Delivery: at least once, stable ids, backoff, dead letters, one sink never blocks another,
+a flaky sink keeps going, a sink that is down or asked for a pause is left alone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from tests.test_store import ARTICLE
 from watcher.config import DeliverySettings, Duration
 from watcher.errors import DeliveryError
 from watcher.models import Event
-from watcher.notify.outbox import Outbox, backoff
+from watcher.notify.outbox import DOWN_AFTER, Outbox, backoff
 from watcher.store import NewVersion, Store
 
 
@@ -67,22 +68,92 @@ async def test_events_are_delivered_once_to_each_sink(store: Store) -> None:
     assert (await outbox.deliver_due()).sent == 0
 
 
-async def test_a_failing_sink_backs_off_without_delaying_the_others(store: Store) -> None:
-    enqueue(store, "evt_1", "evt_2")
+async def test_a_sink_that_is_down_is_paused_without_delaying_the_others(store: Store) -> None:
+    ids = [f"evt_{n}" for n in range(DOWN_AFTER + 2)]
+    enqueue(store, *ids)
     down, up = FakeSink(failing=True), FakeSink()
     clock = Clock()
     outbox = Outbox(store, {"a": down, "b": up}, SETTINGS, clock=clock)
     report = await outbox.deliver_due()
-    assert (report.sent, report.failed) == (2, 1)
-    assert down.attempts == 1  # stopped after the first failure this round
-    assert [e.id for e in up.sent] == ["evt_1", "evt_2"]
-    # evt_1 waits for its backoff; evt_2 was never tried, so it is due now.
-    (due,) = store.due_deliveries("a", clock.now)
-    assert due.event.id == "evt_2"
+    assert (report.sent, report.failed) == (len(ids), DOWN_AFTER)
+    assert down.attempts == DOWN_AFTER  # then taken to be down
+    assert [e.id for e in up.sent] == ids
+    # The failed events wait for their backoff; the last two were never tried: due now,
+    assert [d.event.id for d in store.due_deliveries("a", clock.now)] == ids[DOWN_AFTER:]
+    # but the sink is left alone for delivery.interval, then tried once at a time.
+    clock.now += timedelta(seconds=4)
+    await outbox.deliver_all()
+    assert down.attempts == DOWN_AFTER
+    clock.now += timedelta(seconds=1)
+    await outbox.deliver_all()
+    assert down.attempts == DOWN_AFTER + 1
     down.failing = False
-    clock.now += timedelta(seconds=11)
-    await outbox.deliver_due()
-    assert sorted(e.id for e in down.sent) == ["evt_1", "evt_2"]
+    clock.now += timedelta(seconds=30)  # past every backoff
+    await outbox.deliver_all()
+    assert sorted(e.id for e in down.sent) == sorted(ids)
+
+
+class FlakySink(FakeSink):
+    """Fails every ``every``-th request."""
+
+    def __init__(self, every: int, retry_after: float | None = None) -> None:
+        super().__init__()
+        self.every = every
+        self.retry_after = retry_after
+
+    async def send(self, event: Event) -> None:
+        self.attempts += 1
+        if self.attempts % self.every == 0:
+            raise DeliveryError("HTTP 503", retry_after=self.retry_after)
+        self.sent.append(event)
+
+
+async def test_a_flaky_sink_goes_on_after_a_failure(store: Store) -> None:
+    ids = [f"evt_{n}" for n in range(9)]
+    enqueue(store, *ids, sinks=("a",))
+    sink, clock = FlakySink(every=3), Clock()
+    outbox = Outbox(store, {"a": sink}, SETTINGS, clock=clock)
+    report = await outbox.deliver_due()
+    assert (report.sent, report.failed, sink.attempts) == (6, 3, 9)
+    sink.every = 1000
+    clock.now += timedelta(seconds=11)  # the failed ones' backoff
+    await outbox.deliver_all()
+    assert sorted(e.id for e in sink.sent) == ids
+
+
+async def test_retry_after_pauses_the_whole_sink(store: Store) -> None:
+    enqueue(store, "evt_1", "evt_2", "evt_3", sinks=("a",))
+    sink, clock = FlakySink(every=1, retry_after=30), Clock()
+    outbox = Outbox(store, {"a": sink}, SETTINGS, clock=clock)
+    report = await outbox.deliver_all()
+    assert (report.sent, report.failed, sink.attempts) == (0, 1, 1)
+    sink.every = 1000
+    clock.now += timedelta(seconds=29)  # evt_2 and evt_3 are due, but the sink asked for 30 s
+    assert (await outbox.deliver_all()).sent == 0 and sink.attempts == 1
+    clock.now += timedelta(seconds=1)
+    assert (await outbox.deliver_all()).sent == 3
+
+
+async def test_a_retry_is_never_due_earlier_than_asked(store: Store) -> None:
+    """The store keeps whole seconds: a next attempt is rounded up, not down."""
+    enqueue(store, "evt_1", sinks=("a",))
+    settings = DeliverySettings(backoff=Duration(0))
+    clock = Clock()
+    clock.now += timedelta(seconds=0.9)
+    await Outbox(
+        store, {"a": FlakySink(every=1, retry_after=1)}, settings, clock=clock
+    ).deliver_due()
+    assert store.due_deliveries("a", NOW + timedelta(seconds=1.5)) == []
+    assert len(store.due_deliveries("a", NOW + timedelta(seconds=2))) == 1
+
+
+async def test_a_sink_that_is_down_never_slows_another_one(store: Store) -> None:
+    ids = [f"evt_{n}" for n in range(250)]  # more than one round (batches of 100)
+    enqueue(store, *ids)
+    down, up = FakeSink(failing=True), FakeSink()
+    report = await Outbox(store, {"a": down, "b": up}, SETTINGS, clock=Clock()).deliver_all()
+    assert [e.id for e in up.sent] == ids and report.sent == 250
+    assert down.attempts == DOWN_AFTER
 
 
 async def test_redelivery_after_a_crash_carries_the_same_id(store: Store) -> None:

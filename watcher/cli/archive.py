@@ -204,7 +204,11 @@ def vacuum_command(opts: Options, dry_run: bool) -> None:
             if retention.max_age
             else ""
         )
-        + f", delivered events for {duration(float(retention.events))}"
+        + (
+            f", delivered events for {duration(float(retention.events))}"
+            if retention.events
+            else ", delivered events forever"
+        )
     )
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"retention: {rules}")

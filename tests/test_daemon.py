@@ -1,0 +1,68 @@
+"""The daemon's own schedule, in process: a real Watcher.run() with no endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from watcher import config, daemon
+from watcher.config import RetentionSettings
+from watcher.daemon import Watcher
+from watcher.store import PruneReport, Store
+
+CONFIG = """
+settings:
+  retention: {versions: 2, every: 200ms}
+sinks:
+  - id: log
+    kind: log
+"""
+
+
+async def test_retention_runs_every_settings_retention_every(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(CONFIG)
+    passes: list[RetentionSettings] = []
+    three = asyncio.Event()
+
+    def prune(store: Store, retention: RetentionSettings, now: datetime) -> PruneReport:
+        passes.append(retention)
+        if len(passes) >= 3:
+            three.set()
+        return PruneReport(versions=0, events=0)
+
+    monkeypatch.setattr(daemon, "prune", prune)
+    stop = asyncio.Event()
+    async with Watcher(config.load(path), tmp_path / "state") as watcher:
+        task = asyncio.create_task(watcher.run(stop, http=None))
+        try:
+            # The first pass comes after ``every`` (not 10 minutes) when ``every`` is shorter.
+            await asyncio.wait_for(three.wait(), timeout=5)
+        finally:
+            stop.set()
+            await task
+    assert {r.versions for r in passes} == {2}
+
+
+async def test_a_reload_reschedules_retention(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(CONFIG.replace("every: 200ms", "every: 1d"))
+    stop = asyncio.Event()
+    async with Watcher(config.load(path), tmp_path / "state") as watcher:
+        task = asyncio.create_task(watcher.run(stop, http=None))
+        await watcher.running.wait()
+        try:
+            scheduler = watcher._scheduler
+            assert scheduler is not None
+            assert scheduler.get_job("retention").trigger.interval.total_seconds() == 86400
+            path.write_text(CONFIG.replace("every: 200ms", "every: 6h"))
+            assert await watcher.reload()
+            assert scheduler.get_job("retention").trigger.interval.total_seconds() == 6 * 3600
+        finally:
+            stop.set()
+            await task
