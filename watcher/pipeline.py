@@ -365,18 +365,17 @@ def on_topic(source: SourceConfig, title: str, text: str) -> bool:
 
 
 def _remember_failure(
-    ctx: Context, source: SourceConfig, entry: Entry, known: StoredArticle | None, baseline: bool
-) -> None:
-    """A page that could not be read is remembered (silently, if found by a baseline) and
-    tried again on the re-check schedule, not at every poll."""
+    ctx: Context, source: SourceConfig, entry: Entry, known: StoredArticle | None, *,
+    baseline: bool, history: Import | None,
+) -> None:  # fmt: skip
+    """A page that could not be read is remembered (silently, if found by a baseline)
+    and read again: by the daemon at its next polls while young, or, for a backfill's,
+    by the next backfill."""
     if known is None:
         ctx.store.add_placeholder(
-            source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline
-        )
-    else:
-        ctx.store.touch_article(
-            known.id, now=ctx.clock(), etag=None, last_modified=None, entry_updated_at=None
-        )
+            source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline,
+            backfilled=history is not None,
+        )  # fmt: skip
 
 
 async def _process_entry(
@@ -405,11 +404,7 @@ async def _process_entry(
         )
     except FetchError as exc:
         bound.warning("article.fetch_failed", error=str(exc), status=exc.status)
-        if known is None:
-            store.add_placeholder(
-                source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline,
-                backfilled=history is not None,
-            )  # fmt: skip
+        _remember_failure(ctx, source, entry, known, baseline=baseline, history=history)
         return "failed"
     if page.not_modified and known is not None:
         _touch(ctx, known, page, entry)
@@ -420,11 +415,7 @@ async def _process_entry(
     if not article.paragraphs:
         reason = article.removed[0].reason if article.removed else "no article text found"
         bound.warning("article.empty", final_url=page.url, reason=reason)
-        if known is None:
-            store.add_placeholder(
-                source_id=source.id, url=entry.url, now=ctx.clock(), silent=baseline,
-                backfilled=history is not None,
-            )  # fmt: skip
+        _remember_failure(ctx, source, entry, known, baseline=baseline, history=history)
         return "failed"
     url = choose_url(page.url, article.canonical_url)
     if known is None or url != known.url:
