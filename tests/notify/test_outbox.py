@@ -147,6 +147,18 @@ async def test_a_retry_is_never_due_earlier_than_asked(store: Store) -> None:
     assert len(store.due_deliveries("a", NOW + timedelta(seconds=2))) == 1
 
 
+async def test_without_backoff_a_failed_event_is_due_again_at_once(store: Store) -> None:
+    """backoff 0s asks for no wait: rounding up to the next second would make the next
+    run within the same second (a cron `watcher once`, a test) skip the event."""
+    enqueue(store, "evt_1", sinks=("a",))
+    clock = Clock()
+    clock.now += timedelta(seconds=0.4)
+    await Outbox(
+        store, {"a": FakeSink(failing=True)}, DeliverySettings(backoff=Duration(0)), clock=clock
+    ).deliver_due()
+    assert len(store.due_deliveries("a", clock.now)) == 1
+
+
 async def test_a_sink_that_is_down_never_slows_another_one(store: Store) -> None:
     ids = [f"evt_{n}" for n in range(250)]  # more than one round (batches of 100)
     enqueue(store, *ids)

@@ -329,9 +329,11 @@ class Outbox:
         report: DeliveryReport,
     ) -> None:
         delay = backoff(attempts, self._settings, retry_after)
+        when = self._clock() + timedelta(seconds=delay)
         self._store.mark_failed(
             event_id, sink_id, error=error,
-            next_attempt_at=_ceil_second(self._clock() + timedelta(seconds=delay)),
+            # No wait asked for (backoff 0s): due again at once, not at the next second.
+            next_attempt_at=_ceil_second(when) if delay > 0 else when,
         )  # fmt: skip
         report.failed += 1
         report.failed_by_sink[sink_id] = report.failed_by_sink.get(sink_id, 0) + 1
