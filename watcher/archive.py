@@ -16,7 +16,7 @@ from watcher.config import Settings
 from watcher.diff import compare
 from watcher.errors import WatcherError
 from watcher.fold import fold
-from watcher.models import Change, Version, parse_isoformat
+from watcher.models import Change, Version, isoformat, parse_isoformat
 from watcher.store import ArchiveQuery, SourceState, Store, StoredArticle, StoryMember
 from watcher.urls import canonicalize
 
@@ -158,9 +158,9 @@ class ArticleSummary:
             "url": self.url,
             "source_id": self.source_id,
             "title": self.title,
-            "published_at": _iso(self.published_at),
-            "modified_at": _iso(self.modified_at),
-            "first_seen_at": _iso(self.first_seen_at),
+            "published_at": isoformat(self.published_at),
+            "modified_at": isoformat(self.modified_at),
+            "first_seen_at": isoformat(self.first_seen_at),
             "language": self.language,
             "author": self.author,
             "version": self.version,
@@ -170,10 +170,6 @@ class ArticleSummary:
         if self.text is not None:
             record["text"] = self.text
         return record
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _summary(row: dict[str, Any]) -> ArticleSummary:

@@ -62,7 +62,6 @@ class Progress:
     error: str | None = None
     started: float | None = None
     finished: float | None = None
-    outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
     def elapsed(self) -> float:
@@ -237,15 +236,11 @@ class Backfill:
         Returns the outcomes and whether every entry was read."""
         baseline = not history.announce
         outcomes: list[Outcome] = []
-        dated_outside = [
-            e
-            for e in entries
-            if e.published_at is not None and not history.window.admits(e.published_at)
-        ]
-        if dated_outside:  # the index already says: no need to fetch them
-            outside = set(map(id, dated_outside))
-            entries = [e for e in entries if id(e) not in outside]
-            progress.outside += len(dated_outside)
+        # What the index already dates outside the window is not fetched
+        # (Window.admits lets undated entries through: their page will tell).
+        inside = [e for e in entries if history.window.admits(e.published_at)]
+        progress.outside += len(entries) - len(inside)
+        entries = inside
         step = max(1, self.request.concurrency)
         for start in range(0, len(entries), step):
             if self._stopping or self._reached_limit(progress):
@@ -270,7 +265,6 @@ class Backfill:
 
 
 def _tally(progress: Progress, outcome: Outcome) -> None:
-    progress.outcomes[outcome] = progress.outcomes.get(outcome, 0) + 1
     if outcome == "skipped":
         progress.skipped += 1
         return

@@ -510,7 +510,7 @@ async def _process_entry(
             also_seen_at=also_seen,
             linked=linked,
         )
-        events.append((event, report.queue(_sinks_for(ctx, event))))
+        events.append((event, _sinks_for(ctx, event)))
     try:
         store.record_article(
             source_id=source.id,
@@ -543,6 +543,8 @@ async def _process_entry(
         # Another process (the daemon beside a backfill) stored this version first.
         bound.info("article.stored_elsewhere", version=number)
         return "skipped" if history is not None else "unchanged"
+    for _event, sink_ids in events:
+        report.queue(sink_ids)  # counted once written: a refused write queued nothing
     if link is not None and link.kind == "copy":
         store.add_also_seen(link.story_id, url)
     bound.info(

@@ -921,10 +921,6 @@ class Store:
         )
         self.db.conn.commit()
 
-    def checkpoints(self) -> list[Checkpoint]:
-        ids = [row["source_id"] for row in self._all("SELECT source_id FROM backfills")]
-        return [c for c in map(self.checkpoint, ids) if c is not None]
-
     def backfill_failures(self, source_id: str, limit: int = 1000) -> list[str]:
         """URLs an earlier backfill of the source found but could not read."""
         return [
