@@ -470,18 +470,25 @@ def _page_language(meta_language: str | None, blocks: list[Block]) -> str | None
 # scans the stack of open elements): 10,000 levels parse in 0.1 s, 50,000 in 8 s. No
 # real page comes near; a hostile one is refused rather than allowed to stall a worker.
 MAX_UNCLOSED_BLOCKS = 10_000
-_NESTING_TAGS = (
-    "div", "section", "article", "p", "li", "ul", "ol", "table", "td", "tr", "blockquote",
-    "dl", "dd", "form", "main", "aside", "nav", "header", "footer", "figure", "fieldset",
-)  # fmt: skip
+_NESTING_TAGS = re.compile(
+    r"<(/?)(div|section|article|p|li|ul|ol|table|td|tr|blockquote|dl|dd|form|main|aside|nav|"
+    r"header|footer|figure|fieldset)(?=[\s/>])",
+    re.IGNORECASE,
+)
 
 
 def unclosed_blocks(html: str) -> int:
-    """Block tags opened and never closed (a cheap upper bound of the nesting depth)."""
-    if len(html) < 50_000:  # too small to matter: skip the scans
+    """Block tags opened and never closed (a cheap upper bound of the nesting depth),
+    or 0 when the page has too few tags to reach :data:`MAX_UNCLOSED_BLOCKS`."""
+    # One C-level count settles nearly every page: a page cannot leave open more tags
+    # than it has. (Counting each tag name was a third of all extraction time.)
+    if html.count("<") <= MAX_UNCLOSED_BLOCKS:
         return 0
-    lowered = html.lower()
-    return sum(max(lowered.count(f"<{t}") - lowered.count(f"</{t}"), 0) for t in _NESTING_TAGS)
+    opened: dict[str, int] = {}
+    for close, tag in _NESTING_TAGS.findall(html):
+        tag = tag.lower()
+        opened[tag] = opened.get(tag, 0) + (-1 if close else 1)
+    return sum(max(n, 0) for n in opened.values())
 
 
 def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:

@@ -58,10 +58,18 @@ _SCRIPTS = (
 )
 
 
+_ANY_SCRIPT = re.compile(
+    r"[\u3040-\u30ff\uac00-\ud7af\u4e00-\u9fff\u0600-\u06ff\u0590-\u05ff\u0370-\u04ff"
+    r"\u0900-\u097f\u0e00-\u0e7f]"
+)
+
+
 def script_language(text: str) -> str | None:
     """The language a non-Latin script implies, when one dominates the text."""
     sample = text[:3000]
-    letters = sum(1 for c in sample if c.isalpha()) or 1
+    if not _ANY_SCRIPT.search(sample):  # accented Latin text, the usual case: no counting
+        return None
+    letters = sum(map(len, _WORD.findall(sample))) or 1
     for language, script in _SCRIPTS:
         share = 0.1 if language == "ja" else 0.3
         if len(script.findall(sample)) > letters * share:
