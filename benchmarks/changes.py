@@ -703,15 +703,20 @@ def m_sidebar(doc: Doc, rng: random.Random, headlines: Sequence[str]) -> bool:
 
 
 def _reverse_items(group: LexborNode) -> bool:
-    """Reverse the order of a list's items (the most repeated kind of child, e.g. the
-    ``<li>`` of a list or the teaser cards of a box), leaving headings and the rest where
-    they are."""
+    """Reverse the order of a list's items (the most repeated kind of child, by tag and
+    class, e.g. the ``<li>`` of a list or the teaser cards of a box), leaving headings
+    and the rest where they are (a box's heading is often a ``<div>`` too, of its own
+    class)."""
     children = list(_children(group))
-    kinds = Counter(c.tag for c in children if c.is_element_node).most_common(1)
+
+    def kind_of(child: LexborNode) -> tuple[str, str]:
+        return (child.tag or "", child.attributes.get("class") or "")
+
+    kinds = Counter(kind_of(c) for c in children if c.is_element_node).most_common(1)
     if not kinds or kinds[0][1] < 2:
         return False
     kind = kinds[0][0]
-    slots = [i for i, c in enumerate(children) if c.is_element_node and c.tag == kind]
+    slots = [i for i, c in enumerate(children) if c.is_element_node and kind_of(c) == kind]
     order = [
         c.html or "" if c.is_element_node else html.escape(c.text_content or "", quote=False)
         for c in children

@@ -172,6 +172,7 @@ class Block:
     # block sits in page furniture or a boilerplate-looking element, if it does.
     path: Any = None
     flags: Any = None
+    in_article: bool = False  # inside <article>, <main> or itemprop=articleBody
     boiler: str | None = None
     value: float | None = None  # prose_value(), computed once
 
@@ -298,8 +299,8 @@ def _drop_insert(blocks: list[Block], index: int, ctx: CleanContext, reason: str
     for block in blocks[index + 1 :]:
         if block.dropped:
             continue
-        if prose_value(block, ctx.language) > 0 and block.link_density < 0.3:
-            return
+        if block.link_density < 0.3 and (prose_value(block, ctx.language) > 0 or block.tag == "h"):
+            return  # the article again: a paragraph, or the heading of its next section
         block.dropped = reason
 
 
@@ -414,6 +415,7 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
                     or neighbour.tag == "h"
                     or _SENTENCE_END.search(neighbour.text)
                     or _starts(neighbour.folded, _COMMENT_PHRASES + _RELATED_PHRASES)
+                    or _COMMENT_COUNT.match(neighbour.folded)
                     or _BYLINE.match(neighbour.folded)
                 ):
                     break

@@ -28,7 +28,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from watcher.clean import Block, CleanContext, clean, prose_value
+from watcher.clean import Block, CleanContext, clean, drop_spam, prose_value
 from watcher.config import ExtractRules
 from watcher.dates import find_dates
 from watcher.encoding import repair_article
@@ -143,7 +143,12 @@ class _Walk:
     def _add(self, text: str, links: int) -> None:
         self.blocks.append(
             Block(
-                text=text, tag=self.kind, link_chars=links, path=self.ctx.path, flags=self.ctx.flags
+                text=text,
+                tag=self.kind,
+                link_chars=links,
+                path=self.ctx.path,
+                flags=self.ctx.flags,
+                in_article=self.ctx.in_article,
             )
         )
 
@@ -192,20 +197,28 @@ def _enter(
     elif attrs.get("role") in _BAD_ROLES:
         reason = f"page furniture (role={attrs.get('role')})"
     else:
-        hint = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if len(hint) > 1:
-            reason, strong = _classify_hint(hint)
+        classes, id_ = attrs.get("class"), attrs.get("id")
+        if classes or id_:
+            reason, strong = _classify_hint(classes or "", id_ or "")
     flags = ((node_id, reason, strong), ctx.flags) if reason else ctx.flags
     return _Ctx(path=(node_id, ctx.path), flags=flags, in_article=in_article, in_link=ctx.in_link)
 
 
 @lru_cache(maxsize=8192)
-def _classify_hint(hint: str) -> tuple[str | None, bool]:
-    """``(reason, strong)`` for an element's "class id"; cached: sites repeat classes."""
+def _classify_hint(classes: str, id_: str) -> tuple[str | None, bool]:
+    """``(reason, strong)`` for an element's class and id; cached: sites repeat classes."""
+    words = classes.split()
+    hint = f"{classes} {id_}"
+    # An id names the element: id="comment-text" is a comment whatever its classes say.
+    # Among classes, "comment-body" or "post-comment" is a comment, but "entry-content
+    # comments-open" is the article saying something about its comments.
+    comment = [w for w in words if _COMMENT_HINT.search(w)]
+    if _COMMENT_HINT.search(id_) or (
+        comment and not any(_GOOD_HINT.search(w) for w in words if w not in comment)
+    ):
+        return f"comments ({' '.join(hint.split())[:60]})", True
     if _GOOD_HINT.search(hint):
         return None, False
-    if _COMMENT_HINT.search(hint):
-        return f"comments ({' '.join(hint.split())[:60]})", True
     if _BAD_HINT.search(hint):
         return f"boilerplate element ({' '.join(hint.split())[:60]})", False
     return None, False
@@ -352,38 +365,41 @@ def _within(path: tuple[Any, ...] | None, node_id: int) -> bool:
     return False
 
 
-def _ancestors(path: tuple[Any, ...] | None) -> list[int]:
-    out = []
-    while path is not None:
-        out.append(path[0])
-        path = path[1]
-    return out
-
-
 def _resolve_flags(blocks: list[Block], values: list[float]) -> None:
     """Set each block's ``boiler`` reason from the flagged elements around it, ignoring
-    any weakly flagged element that holds most of the page's prose: its class is lying."""
+    any weakly flagged element that holds most of the page's prose: its class is lying,
+    unless the page's <article> has prose of its own outside it (a live feed in an
+    <aside> can out-write the article beside it)."""
     # Grouped by reason, i.e. by class: a site that splits its article over several
     # <div class="sidebar-grid__container"> has them hold most of the prose together.
     prose: dict[str, float] = {}
-    total = 0.0
+    in_article: dict[str, float] = {}
+    total = article = 0.0
     for block, value in zip(blocks, values, strict=True):
         if value <= 0:
             continue
         total += value
+        if block.in_article:
+            article += value
         flags = block.flags
         while flags is not None:
             reason = flags[0][1]
             prose[reason] = prose.get(reason, 0.0) + value
+            if block.in_article:
+                in_article[reason] = in_article.get(reason, 0.0) + value
             flags = flags[1]
+    lying = {
+        reason
+        for reason, held in prose.items()
+        if held > 0.5 * total and article - in_article.get(reason, 0.0) < 0.2 * total
+    }
     for block in blocks:
         flags = block.flags
         block.boiler = None
         while flags is not None:
             (_node_id, reason, strong), flags = flags
-            if strong or prose.get(reason, 0.0) <= 0.5 * total:
+            if strong or reason not in lying:
                 block.boiler = reason  # ends on the outermost credible one
-    return
 
 
 def _select(blocks: list[Block], language: str | None) -> int | None:
@@ -392,16 +408,18 @@ def _select(blocks: list[Block], language: str | None) -> int | None:
     _resolve_flags(blocks, values)
     scores: dict[int, float] = {}
     for block, value in zip(blocks, values, strict=True):
-        if block.boiler and value > 0:
-            # Prose in a share box or a comment thread is no evidence for its box; a
-            # link list keeps its negative weight: it pushes the choice away from
-            # containers that are mostly furniture (measured: weight 0 lost more
-            # articles than it saved from rotating "related" asides).
+        if block.boiler or block.dropped:
+            # What goes anyway (furniture, a comment thread, injected spam) is no
+            # evidence for or against where the article is: a "related" box or a spam
+            # link list appended to the page weighed against its container, so adding
+            # one moved the choice, and the article "changed" (benchmarks/changes.py).
             value = 0.0
         if value == 0:
             continue
-        for node_id in _ancestors(block.path):
-            scores[node_id] = scores.get(node_id, 0.0) + value
+        path = block.path
+        while path is not None:
+            scores[path[0]] = scores.get(path[0], 0.0) + value
+            path = path[1]
     if not scores:
         return None
     return max(scores, key=scores.__getitem__)
@@ -521,11 +539,15 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     if configured is not None:
         chosen = walk.blocks  # the source says where the article is: trust it
     else:
+        # Spam first: it weighs nothing in the choice of the article's element.
+        drop_spam(walk.blocks, CleanContext(language=language))
         best = _select(walk.blocks, language)
         chosen = []
         for block in walk.blocks:
             # No prose anywhere (a short page): everything that is not furniture.
             if best is not None and not _within(block.path, best):
+                if block.dropped:  # spam, found before the choice
+                    removed.append(Removal(block.dropped, block.text))
                 continue
             if block.boiler:
                 removed.append(Removal(block.boiler, block.text))
