@@ -186,3 +186,94 @@ def test_spam_does_not_swallow_the_pages_own_section_headings() -> None:
     assert "viagra" not in article.text and "autre actualité" not in article.text
     reasons = {r.text: r.reason for r in article.removed}
     assert reasons["More from Sim Santé"] != "spam"  # the heading ended the article itself
+
+
+def _related_box(n: int) -> str:
+    items = "".join(
+        f'<li><a href="/related/{i}">Une autre actualité sur les hôpitaux et le numérique, n° {i}</a></li>'
+        for i in range(n)
+    )
+    return f'<aside class="related"><h2>À lire aussi</h2><ul>{items}</ul></aside>'
+
+
+SPAM_LINKS = (
+    '<div class="entry-extra"><p>B Well Mart</p><p>Shopping cart</p>'
+    '<p><a href="http://pills.example/a">cheap viagra</a> '
+    '<a href="http://pills.example/b">cialis online pharmacy</a></p></div>'
+)
+
+
+@pytest.mark.parametrize("appended", [_related_box(5), _related_box(12), SPAM_LINKS])
+def test_what_is_appended_after_the_article_does_not_move_it(appended: str) -> None:
+    """The article's element must not hang on furniture or spam added at its end: a box
+    of links weighed against its container, so a short line beside the body (a bio, a
+    "subscribe" prompt) came and went with it, and each fetch read as an edit."""
+
+    def page(extra: str) -> str:
+        return f"""<body><article><h1>Titre</h1>
+        <div class="body">{ARTICLE_PARAGRAPHS * 3}</div>
+        <div class="endnote"><p>Jeanne Martin est journaliste à Nantes, spécialiste de la santé.</p>
+        {extra}</div></article></body>"""
+
+    before = extract(page(""), "https://x.org/a")
+    after = extract(page(appended), "https://x.org/a")
+    assert "Jeanne Martin est journaliste à Nantes, spécialiste de la santé." in before.paragraphs
+    assert after.paragraphs == before.paragraphs
+
+
+def test_ruby_annotations_are_not_text() -> None:
+    html = (
+        "<body><article><p><ruby>子<rt>こ</rt></ruby>どもへの<ruby>体罰<rp>(</rp><rt>たいばつ</rt>"
+        "<rp>)</rp></ruby>を<ruby>禁止<rt>きんし</rt></ruby>する<ruby>法律<rt>ほうりつ</rt></ruby>"
+        "ができました。親が子どもを教育するために、たたいたり蹴ったりする体罰を禁止します。"
+        "</p></article></body>"
+    )
+    assert extract(html, "https://x.org/a").text.startswith(
+        "子どもへの体罰を禁止する法律ができました。"
+    )
+
+
+TEMPLATE_PAGE = """<body><div class="post"><h3>Titre du billet</h3>
+<div class="post-content" itemprop="articleBody">
+<script type="text/template">{template}</script>
+<noscript>{fallback}</noscript>
+</div></div></body>"""
+
+
+def test_an_html_template_that_is_the_post_is_read() -> None:
+    html = TEMPLATE_PAGE.format(template=ARTICLE_PARAGRAPHS, fallback="Le CHU de Nantes…")
+    assert "Le déploiement commencera en septembre" in extract(html, "https://x.org/a").text
+
+
+def test_data_templates_and_widgets_are_not_read() -> None:
+    data = TEMPLATE_PAGE.format(
+        template='<![CDATA[{"type": "Text", "html": "<p>Données pour un script</p>"}]]>',
+        fallback="",
+    )
+    assert "Données pour un script" not in extract(data, "https://x.org/a").text
+    widget = (
+        f"<body><article>{ARTICLE_PARAGRAPHS}<div class='comments'><p>Commentez :</p>"
+        "<script type='text/template'><p>Un modèle de formulaire de commentaire</p></script>"
+        "</div></article></body>"
+    )
+    assert "modèle de formulaire" not in extract(widget, "https://x.org/a").text
+
+
+@pytest.mark.parametrize(
+    ("attrs", "is_comment"),
+    [
+        ('class="comment-body"', True),
+        ('class="post-comment"', True),
+        ('class="user-post-text" id="comment-text"', True),
+        ('class="entry-content comments-open"', False),
+        ('class="article-body"', False),
+    ],
+)
+def test_comment_threads_are_told_by_class_and_id(attrs: str, is_comment: bool) -> None:
+    reader = (
+        "Un lecteur écrit ici un très long commentaire sur le choix du CHU de Nantes et "
+        "sur le calendrier de déploiement, qui lui paraît bien trop optimiste pour 2023."
+    )
+    html = f"<body><article>{ARTICLE_PARAGRAPHS * 2}<div {attrs}><p>{reader}</p></div></article></body>"
+    removed = {r.text: r.reason for r in extract(html, "https://x.org/a").removed}
+    assert removed.get(reader, "").startswith("comments") is is_comment

@@ -39,7 +39,7 @@ from watcher.models import Article, Removal
 # Never article text, skipped with everything inside.
 _SKIP = frozenset(
     "script style noscript template svg math iframe object embed canvas video audio img "
-    "picture source input select textarea button dialog head title meta link".split()
+    "picture source input select textarea button dialog head title meta link rt rp".split()
 )
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote dd details div dl dt fieldset figcaption figure footer "
@@ -478,8 +478,9 @@ def _region(body: LexborNode, paragraphs: list[LexborNode] | None = None) -> Lex
 
 
 def _page_language(meta_language: str | None, blocks: list[Block]) -> str | None:
-    if meta_language in FUNCTION_WORDS:
-        return meta_language
+    """The language prose is judged in: the text's own, when it tells; the page's
+    declared one otherwise. A template's lang attribute is often the site's or the
+    blog platform's, and English prose judged as French reads as a link list."""
     sample = " ".join(b.text for b in blocks if len(b.text) > 60)[:6000]
     return detect_language(sample) or meta_language
 
@@ -509,6 +510,32 @@ def unclosed_blocks(html: str) -> int:
     return sum(max(n, 0) for n in opened.values())
 
 
+def _render_templates(tree: LexborHTMLParser) -> None:
+    """Put in place the HTML templates that are an element's only content: a
+    client-side rendered post (Blogger ships the whole article so, in a
+    ``<script type="text/template">`` inside ``itemprop=articleBody``). Templates beside
+    other content are widgets (comment forms, carousels) and stay out."""
+    selector = 'script[type="text/template"], script[type="text/x-template"]'
+    for script in tree.css(selector):
+        parent = script.parent
+        if parent is None or parent.tag in {"head", "html", "body"}:
+            continue
+        alone = all(
+            child.mem_id == script.mem_id
+            or child.tag == "noscript"  # the same content, for browsers without scripts
+            or not (child.text(deep=True) or "").strip()
+            for child in parent.iter(include_text=True)
+        )
+        markup = (script.text(deep=True) or "").lstrip()
+        if not alone or not markup.startswith("<") or markup.startswith("<![CDATA["):
+            continue  # beside other content, or data (JSON) for a script to render
+        body = LexborHTMLParser(f"<body>{markup}</body>").body
+        if body is not None:
+            for child in list(body.iter(include_text=True)):
+                script.insert_before(child)
+        script.decompose()
+
+
 def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     """The clean article in ``html`` (fetched from ``url``). Never raises on bad HTML."""
     rules = rules or ExtractRules()
@@ -517,6 +544,8 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         reason = f"refused: {unclosed} unclosed block elements (broken or hostile markup)"
         return Article(url=url, title="", paragraphs=(), removed=(Removal(reason, ""),))
     tree = LexborHTMLParser(html)
+    if "text/template" in html or "text/x-template" in html:
+        _render_templates(tree)
     index = PageIndex.build(tree)
     meta = read_metadata(index, url, date_selector=rules.date)
     removed: list[Removal] = []
