@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import page_text
+from watcher.diff import normalize
 from watcher.extract import extract
 from watcher.stories import MIN_SHARED, cross_link, entities, shingles, similarity, sketch
 
@@ -91,3 +96,19 @@ def test_the_same_story_in_two_languages_is_linked_and_its_differences_shown() -
 
 def test_another_story_about_the_same_vendor_is_not_linked() -> None:
     assert cross_link(entities(*EN), entities(*OTHER_FR), vendors=["Oracle Health"]) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab é1 2,.\n\u00a0ß'")), max_size=80))
+def test_shingles_are_the_crc32_of_each_five_words(text: str) -> None:
+    words = normalize(text).split()
+    windows = [" ".join(words[i : i + 5]) for i in range(len(words) - 4)] or (
+        [" ".join(words)] if words else []
+    )
+    assert shingles(text) == {zlib.crc32(w.encode()) for w in windows}
+
+
+def test_the_sketch_is_the_smallest_hashes_in_order() -> None:
+    hashes = {zlib.crc32(str(n).encode()) for n in range(500)}
+    assert sketch(hashes) == sorted(hashes)[:64]
+    assert sketch([3, 1, 2, 1]) == [1, 2, 3]

@@ -16,13 +16,12 @@ the same week about the same vendor share a few at most.
 
 from __future__ import annotations
 
-import heapq
 import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from watcher.diff import normalize
+from watcher.diff import tokens
 
 SHINGLE = 5
 SKETCH_SIZE = 64
@@ -55,19 +54,19 @@ _COMMON_LOWER = frozenset(w.lower() for w in _COMMON)
 
 
 def shingles(text: str) -> set[int]:
-    """Hashes of the normalised text's 5-word shingles (a stable hash: crc32)."""
-    words = normalize(text).split()
+    """Hashes of the normalised text's 5-word shingles (a stable hash: crc32 of the
+    shingle's words joined by a space, in UTF-8)."""
+    words = [word.encode() for word in tokens(text)]
     if len(words) < SHINGLE:
-        return {zlib.crc32(" ".join(words).encode())} if words else set()
-    return {
-        zlib.crc32(" ".join(words[i : i + SHINGLE]).encode())
-        for i in range(len(words) - SHINGLE + 1)
-    }
+        return {zlib.crc32(b" ".join(words))} if words else set()
+    # zip of the word list shifted 0..4 places: each 5-word window, without slicing.
+    windows = zip(*(words[i:] for i in range(SHINGLE)), strict=False)
+    return set(map(zlib.crc32, map(b" ".join, windows)))
 
 
 def sketch(hashes: Iterable[int]) -> list[int]:
     """The bottom-k MinHash sketch: the ``SKETCH_SIZE`` smallest shingle hashes."""
-    return heapq.nsmallest(SKETCH_SIZE, set(hashes))
+    return sorted(set(hashes))[:SKETCH_SIZE]
 
 
 @dataclass(frozen=True)
