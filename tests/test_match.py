@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watcher.config import load
-from watcher.match import VendorMatcher
+from watcher.fold import fold
+from watcher.match import VendorMatcher, _pattern, _words
 
 MATCHER = VendorMatcher(load(Path(__file__).parents[1] / "sources.yaml", env={}).vendors)
 
@@ -122,3 +124,26 @@ def test_the_substring_prefilter_never_changes_a_result(text: str, title: str) -
     unfiltered._terms = [replace(t, needle="") for t in MATCHER._terms]
     unfiltered.vendor_names = MATCHER.vendor_names
     assert MATCHER.find(title, text) == unfiltered.find(title, text)
+
+
+_EDGES = st.sampled_from(["", "x", "_", "1", "é", " ", "\n", "(", "-", "'"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_TERMS + _GUARDS),
+    st.booleans(),
+    st.lists(_EDGES | _PIECES, max_size=12).map("".join),
+)
+def test_term_patterns_match_where_a_word_boundary_lookbehind_would(
+    term: str, case_sensitive: bool, text: str
+) -> None:
+    # _pattern puts "not after a letter" after the term's first character, for speed;
+    # it must find exactly what the plain (?<!\w) in front of the term finds.
+    words = _words(term, case_sensitive=case_sensitive)
+    plain = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)")
+    fast = re.compile(_pattern(term, case_sensitive=case_sensitive))
+    for haystack in (text, fold(text), f"{term} {text} x{term}", f"{fold(term)}{text}"):
+        assert [m.span() for m in fast.finditer(haystack)] == [
+            m.span() for m in plain.finditer(haystack)
+        ]
