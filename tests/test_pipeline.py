@@ -428,3 +428,24 @@ async def test_a_few_entries_of_a_source_are_read_at_once(site: SimSite, store: 
     # would let eight through; every page read, each counted once.
     assert most == 3
     assert report.count("new") == 10 and sum(report.counts.values()) == 10
+
+
+async def test_only_big_pages_are_read_in_a_worker_thread(
+    site: SimSite, run: Any, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A thread hand-off costs more CPU than reading a common page takes; a big page is
+    # still read off the event loop, which keeps serving the other fetches.
+    threaded: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def spy(func: Callable[..., Any], page: Any, *args: Any) -> Any:
+        threaded.append(page.url)
+        return await to_thread(func, page, *args)
+
+    monkeypatch.setattr("watcher.pipeline.asyncio.to_thread", spy)
+    monkeypatch.setattr("watcher.pipeline.READ_ON_LOOP_BYTES", 2_000)
+    site.add(SimArticle("small", "Court", CERNER[:1]))
+    site.add(SimArticle("big", "Long", CERNER + NEUTRAL * 40))
+    report = await run()
+    assert report.count("new") == 2
+    assert threaded == [f"{BASE}/articles/big"]

@@ -55,6 +55,14 @@ from watcher.verdict import judge
 
 log = structlog.get_logger("watcher.pipeline")
 
+# Pages up to this size are read on the event loop, bigger ones in a worker thread. A
+# page this size takes a few ms to read (43 ms at most on the shared corpus), while the
+# hand-off to a thread, and the GIL going back and forth between it and the loop, cost
+# about 1 ms of CPU per page (polling benchmark: 10.3 -> 9.3 ms of CPU per page read on
+# the loop). A bigger page, rarer and slower, goes off the loop, which keeps serving the
+# other fetches meanwhile.
+READ_ON_LOOP_BYTES = 256 * 1024
+
 # "too_old"/"too_new": read by ``watcher backfill``, dated outside its window, not stored.
 Outcome = Literal["new", "updated", "unchanged", "skipped", "failed", "too_old", "too_new"]
 
@@ -409,9 +417,12 @@ async def _process_entry(
     if page.not_modified and known is not None:
         _touch(ctx, known, page, entry)
         return "unchanged"
-    # In a worker thread: lexbor parses without holding the GIL, so the event loop (and
-    # the other sources' fetches) keeps running while a big page is read.
-    article = await asyncio.to_thread(_read_page, page, source.extract)
+    if len(page.content) <= READ_ON_LOOP_BYTES:
+        article = _read_page(page, source.extract)
+    else:
+        # In a worker thread: lexbor parses without holding the GIL, so the event loop
+        # (and the other sources' fetches) keeps running while a big page is read.
+        article = await asyncio.to_thread(_read_page, page, source.extract)
     if not article.paragraphs:
         reason = article.removed[0].reason if article.removed else "no article text found"
         bound.warning("article.empty", final_url=page.url, reason=reason)
