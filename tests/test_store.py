@@ -47,6 +47,12 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     store.close()
 
 
+def test_the_wal_is_checkpointed_every_4000_pages(store: Store) -> None:
+    # Each article dirties ~100 pages; checkpointing less often copies a page rewritten
+    # by several articles once (16 MB of WAL at most between two checkpoints).
+    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 4000
+
+
 def test_record_article_writes_version_mentions_event_and_outbox(store: Store) -> None:
     event = make_event()
     article_id = record(store, version(events=((event, ("hook", "slack")),)))
