@@ -146,6 +146,10 @@ _SPAM_PHRASE_KEYS = frozenset(
     "pharmacy ligne prescription ordonnance aid pills casino slot spins poker betting loan "
     "advance essay watches followers meds cart shipping price cher order".split()
 )
+# Any word that could make a block spam: most blocks have none, and skip the counting.
+_SPAM_ANY = re.compile(
+    r"\b(?:" + "|".join(sorted(_SPAM_STRONG_WORDS | _SPAM_WEAK_WORDS | _SPAM_PHRASE_KEYS)) + r")\b"
+)
 _SENTENCE_END = re.compile(r"[.!?…»\"”]\s*$")
 _WORD = re.compile(r"\w+")
 # Photo agencies and credit words: a short block made only of these is an image credit.
@@ -371,6 +375,8 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
         # Lower-casing is enough here (the terms are ASCII) and much cheaper than folding
         # every long paragraph.
         folded = block.text.lower()
+        if _SPAM_ANY.search(folded) is None:
+            continue
         short = block.words <= 30
         tokens = set(_WORD.findall(folded))
         phrases = not tokens.isdisjoint(_SPAM_PHRASE_KEYS)
