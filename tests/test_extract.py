@@ -277,3 +277,16 @@ def test_comment_threads_are_told_by_class_and_id(attrs: str, is_comment: bool) 
     html = f"<body><article>{ARTICLE_PARAGRAPHS * 2}<div {attrs}><p>{reader}</p></div></article></body>"
     removed = {r.text: r.reason for r in extract(html, "https://x.org/a").removed}
     assert removed.get(reader, "").startswith("comments") is is_comment
+
+
+def test_a_sign_up_form_is_furniture_but_a_page_wide_form_is_not() -> None:
+    pitch = (
+        "Recevoir les informations de l'association, la lettre mensuelle et les appels à "
+        "mobilisation, au maximum une fois par semaine, dans votre boîte aux lettres."
+    )
+    aside = f'<div class="droite"><form action="/listes"><h3>Je m’informe</h3><p>{pitch}</p></form></div>'
+    html = f"<body><div class='main'>{ARTICLE_PARAGRAPHS * 2}</div>{aside}</body>"
+    assert pitch not in extract(html, "https://x.org/a").text
+    # ASP.NET pages put the whole page in one <form>: it is not furniture then.
+    webforms = f"<body><form id='aspnetForm' action='/a.aspx'><div>{ARTICLE_PARAGRAPHS * 2}</div></form></body>"
+    assert "Le déploiement commencera en septembre" in extract(webforms, "https://x.org/a").text

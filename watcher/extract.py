@@ -47,7 +47,9 @@ _BLOCK_TAGS = frozenset(
     "tfoot tr td th ul summary caption center menu".split()
 )
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_ALWAYS_FURNITURE = frozenset({"nav", "aside", "menu", "figure", "figcaption"})
+# <form> too: sign-up and contact forms hold prose. (ASP.NET pages wrap everything in
+# one <form>: a flag that holds most of the prose is not believed, see _resolve_flags.)
+_ALWAYS_FURNITURE = frozenset({"nav", "aside", "menu", "figure", "figcaption", "form"})
 _SITE_FURNITURE = frozenset({"header", "footer"})  # furniture unless inside the article
 _ARTICLE_TAGS = frozenset({"article", "main"})
 _BAD_ROLES = frozenset({"navigation", "complementary", "banner", "contentinfo", "search"})
@@ -63,7 +65,7 @@ _BAD_HINT = re.compile(
     r"related|relatedposts|recommend(?:ed|ations)?|outbrain|taboola|cookie|consent|gdpr|"
     r"author-?bio|bio-?toggle|about-?the-?author|author-?info|author-?box|more-?stories|"
     r"read-?more|lire-?aussi|most-?read|trending|promo|advert|adverts|ads?|adslot|"
-    r"advertisement|sponsor(?:ed)?|breadcrumbs?|sidebar|widget|popup|modal|toolbar|authors?|"
+    r"advertisement|sponsor(?:ed)?|breadcrumbs?|sidebar|aside|widget|popup|modal|toolbar|authors?|"
     r"contributors?|byline|caption|credits?|tags?|pagination|pager|skip-link|signup|"
     r"masthead|site-?header|site-?footer|footer|menu|nav|navbar|banner)(?:$|[\s_-])",
     re.IGNORECASE,
