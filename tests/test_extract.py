@@ -290,3 +290,16 @@ def test_a_sign_up_form_is_furniture_but_a_page_wide_form_is_not() -> None:
     # ASP.NET pages put the whole page in one <form>: it is not furniture then.
     webforms = f"<body><form id='aspnetForm' action='/a.aspx'><div>{ARTICLE_PARAGRAPHS * 2}</div></form></body>"
     assert "Le déploiement commencera en septembre" in extract(webforms, "https://x.org/a").text
+
+
+def test_german_related_blocks_and_comment_counts_end_the_article() -> None:
+    text = (
+        "<p>Der Luxemburger setzte sich in der Nacht von Montag auf Dienstag in zwei Sätzen "
+        "durch und steht damit in der zweiten Runde der Qualifikation für das Turnier.</p>"
+    )
+    html = f"""<body><article>{text * 3}<p>0 Kommentare</p>
+    <h2>Das könnte Sie auch interessieren</h2><p>Reitsport</p>
+    <p>Die Reitertage werden 2026 nicht in gewohnter internationaler Form stattfinden, das
+    steht bereits seit vergangener Woche fest, wie die Veranstalter mitteilten.</p></article></body>"""
+    article = extract(html, "https://x.org/a")
+    assert "Reitertage" not in article.text and "Kommentare" not in article.text

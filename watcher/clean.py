@@ -81,6 +81,8 @@ _RELATED_PHRASES = (
     "a lire sur le meme theme", "articles similaires", "articles lies", "nos derniers articles",
     "trending now", "latest news", "dernieres actualites", "top stories", "editor's picks",
     "recommended for you", "read next", "up next", "what to read next",
+    "das konnte sie auch interessieren", "meistgelesen", "weitere artikel",
+    "noticias relacionadas",
 )  # fmt: skip
 # Headings dropped only when they are the whole block ("Sommaire des mesures" is prose).
 _DROP_LINES = frozenset({"sommaire", "contents", "in this article", "dans cet article"})
@@ -92,7 +94,9 @@ _BYLINE_SEPARATOR = re.compile(r"\s[|•·]\s")
 _BYLINE_PARTS = re.compile(
     r"\b(par|by|publie|mis a jour|updated|published)\b|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}h\d{2}"
 )
-_COMMENT_COUNT = re.compile(r"^\(?\d+\)?\s+(commentaires?|comments?|reactions?)\b")
+_COMMENT_COUNT = re.compile(
+    r"^\(?\d+\)?\s+(commentaires?|comments?|reactions?|kommentare?|comentarios?)\b"
+)
 _BYLINE = re.compile(
     r"^(\d+ (minutes?|mins?|hours?|hrs?|days?|weeks?) ago|il y a \d+ (minutes?|heures?|jours?)|"
     r"vor \d+ (minuten|stunden|tagen|wochen)|hace \d+ (minutos?|horas?|dias?|semanas?)|"
