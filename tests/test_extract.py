@@ -303,3 +303,19 @@ def test_german_related_blocks_and_comment_counts_end_the_article() -> None:
     steht bereits seit vergangener Woche fest, wie die Veranstalter mitteilten.</p></article></body>"""
     article = extract(html, "https://x.org/a")
     assert "Reitertage" not in article.text and "Kommentare" not in article.text
+
+
+def test_a_teaser_river_after_more_from_the_site_ends_the_article() -> None:
+    """Teaser blurbs are long sentences, but each sits under a linked headline: they are
+    not article prose that would make "More TechCrunch" an insert inside the article."""
+    teasers = "".join(
+        f'<p><a href="/c/{i}">Santé</a></p><h3><a href="/t/{i}">Un autre titre, numéro {i}</a></h3>'
+        f"<p>Il y a {i} heures</p><p>Le résumé de cet autre article, qui parle d'un autre "
+        f"hôpital et d'un autre appel d'offres pour un dossier patient, tient en trente mots, "
+        f"comme tous les résumés de cette rubrique du site, numéro {i}.</p>"
+        for i in range(1, 5)
+    )
+    html = f"<body><article>{ARTICLE_PARAGRAPHS * 3}<h2>Plus de SimSanté</h2>{teasers}</article></body>"
+    article = extract(html, "https://x.org/a")
+    assert "Le déploiement commencera" in article.text
+    assert "Le résumé de cet autre article" not in article.text

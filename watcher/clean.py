@@ -262,8 +262,10 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
     values = [0.0 if b.dropped else max(prose_value(b, ctx.language), 0.0) for b in blocks]
     # Article paragraphs, as opposed to the short blurbs under teaser links.
     long_prose = [
-        v if v > 0 and b.words >= _SHORT_WORDS and b.link_density < 0.3 else 0.0
-        for b, v in zip(blocks, values, strict=True)
+        v
+        if v > 0 and b.words >= _SHORT_WORDS and b.link_density < 0.3 and not _blurb(blocks, i)
+        else 0.0
+        for i, (b, v) in enumerate(zip(blocks, values, strict=True))
     ]
     total = sum(values)
     before = 0.0
@@ -298,6 +300,18 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
         for later in blocks[index:]:
             later.dropped = later.dropped or f"after '{phrase}'"
         return
+
+
+def _blurb(blocks: list[Block], index: int) -> bool:
+    """Whether the block at ``index`` is the blurb under a teaser link: a linked
+    headline just above it (a date or a section label between them aside)."""
+    skipped = 0
+    for before in reversed(blocks[max(index - 3, 0) : index]):
+        if before.words <= 6 and before.link_density <= 0.5 and skipped < 2:
+            skipped += 1  # "8 hours ago", a category label
+            continue
+        return before.link_density > 0.5 and (before.tag == "h" or before.words <= 20)
+    return False
 
 
 def _drop_insert(blocks: list[Block], index: int, ctx: CleanContext, reason: str) -> None:
