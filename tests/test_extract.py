@@ -319,3 +319,21 @@ def test_a_teaser_river_after_more_from_the_site_ends_the_article() -> None:
     article = extract(html, "https://x.org/a")
     assert "Le déploiement commencera" in article.text
     assert "Le résumé de cet autre article" not in article.text
+
+
+def test_a_standfirst_above_the_body_element_is_kept() -> None:
+    lead = (
+        "La région lance un programme de cinq ans pour équiper ses hôpitaux d'un dossier "
+        "patient commun, a annoncé mardi son président."
+    )
+    links = "".join(
+        f'<li><a href="/r/{i}">Un lien vers une autre rubrique du site, avec un titre long '
+        f"comme en ont tous les liens de ce menu, numéro {i}</a></li>"
+        for i in range(5)
+    )
+    # The links weigh the top column down: the body's own element is chosen alone.
+    html = f"""<body><div class="col"><p class="intro">{lead}</p><ul>{links}</ul></div>
+    <div class="col"><div class="text">{ARTICLE_PARAGRAPHS * 3}</div></div></body>"""
+    article = extract(html, "https://x.org/a")
+    assert article.paragraphs[0] == lead
+    assert "Un lien vers une autre rubrique" not in article.text

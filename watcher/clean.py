@@ -181,6 +181,7 @@ class Block:
     path: Any = None
     flags: Any = None
     in_article: bool = False  # inside <article>, <main> or itemprop=articleBody
+    lead: bool = False  # inside an element whose class says standfirst
     boiler: str | None = None
     value: float | None = None  # prose_value(), computed once
 

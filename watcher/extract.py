@@ -73,6 +73,12 @@ _BAD_HINT = re.compile(
 _GOOD_HINT = re.compile(
     r"article|body|content|entry|main|post|story|text|chapo|corps|contenu|prose", re.IGNORECASE
 )
+# Standfirsts: sites set them apart from the body's element, often above it.
+_LEAD_HINT = re.compile(
+    r"(?:^|[\s_-])(chapo|chapeau|intro|lead|lede|standfirst|excerpt|dek|summary|"
+    r"article-?summary|sous-?titre|subtitle|teaser-?text)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 _HIDDEN_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|top|text-indent)\s*:\s*-\d{3,}|"
     r"font-size\s*:\s*0(?:px)?\s*(?:;|$)",
@@ -105,6 +111,7 @@ class _Ctx:
     flags: tuple[Any, ...] | None = None  # cons list of (node id, reason) of flagged elements
     in_article: bool = False
     in_link: bool = False
+    lead: bool = False  # in a standfirst ("chapo", "intro", "excerpt"...)
 
 
 @dataclass
@@ -151,6 +158,7 @@ class _Walk:
                 path=self.ctx.path,
                 flags=self.ctx.flags,
                 in_article=self.ctx.in_article,
+                lead=self.ctx.lead,
             )
         )
 
@@ -203,7 +211,12 @@ def _enter(
         if classes or id_:
             reason, strong = _classify_hint(classes or "", id_ or "")
     flags = ((node_id, reason, strong), ctx.flags) if reason else ctx.flags
-    return _Ctx(path=(node_id, ctx.path), flags=flags, in_article=in_article, in_link=ctx.in_link)
+    lead = ctx.lead or (
+        tag in {"p", "div", "h2"} and _LEAD_HINT.search(attrs.get("class") or "") is not None
+    )
+    return _Ctx(
+        path=(node_id, ctx.path), flags=flags, in_article=in_article, in_link=ctx.in_link, lead=lead
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -336,7 +349,7 @@ def _run(walk: _Walk, stack: list[Any], hidden: dict[int, str]) -> None:
             walk.ctx = inner
             _push_children(stack, node, inner)
         elif tag == "a" and not ctx.in_link:
-            _push_children(stack, node, _Ctx(ctx.path, ctx.flags, ctx.in_article, True))
+            _push_children(stack, node, _Ctx(ctx.path, ctx.flags, ctx.in_article, True, ctx.lead))
         else:
             _push_children(stack, node, ctx)
     walk.flush()
@@ -574,7 +587,19 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         drop_spam(walk.blocks, CleanContext(language=language))
         best = _select(walk.blocks, language)
         chosen = []
-        for block in walk.blocks:
+        first = next(
+            (i for i, b in enumerate(walk.blocks) if best is None or _within(b.path, best)), 0
+        )
+        for index, block in enumerate(walk.blocks):
+            # A standfirst just above the article's element is the article's too.
+            if (
+                0 < first - index <= 6
+                and block.lead
+                and not block.boiler
+                and prose_value(block, language) > 0
+            ):
+                chosen.append(block)
+                continue
             # No prose anywhere (a short page): everything that is not furniture.
             if best is not None and not _within(block.path, best):
                 if block.dropped:  # spam, found before the choice
