@@ -590,10 +590,10 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         first = next(
             (i for i, b in enumerate(walk.blocks) if best is None or _within(b.path, best)), 0
         )
-        for index, block in enumerate(walk.blocks):
+        for position, block in enumerate(walk.blocks):
             # A standfirst just above the article's element is the article's too.
             if (
-                0 < first - index <= 6
+                0 < first - position <= 6
                 and block.lead
                 and not block.boiler
                 and prose_value(block, language) > 0
