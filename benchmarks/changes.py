@@ -415,9 +415,10 @@ def locate(page: Page) -> None:
     mutation re-parses the page and takes the same traversal positions).
 
     A paragraph's node is the first ``<p>`` whose text is the paragraph, else the highest
-    element with that text, else a text node with it. Paragraphs whose text the page holds
-    in two places (a mobile and a desktop copy, a pull quote) are left out: an edit of the
-    wrong copy would be the instrument's miss, not watcher's."""
+    element with that text, else a text node with it, never one inside ``<noscript>``.
+    Paragraphs whose text the page holds in two places (a mobile and a desktop copy, a pull
+    quote) are left out: an edit of the wrong copy would be the instrument's miss, not
+    watcher's."""
     wanted: dict[str, int] = {}
     for i, paragraph in enumerate(page.paragraphs):
         wanted.setdefault(paragraph, i)
@@ -425,8 +426,17 @@ def locate(page: Page) -> None:
     occurrences: Counter[str] = Counter()
     first_p: dict[str, int] = {}
     first_any: dict[str, int] = {}
+    # Nothing inside a <noscript> or a <template> either: a page that renders its post
+    # from a script keeps a copy there, which readers (and watcher) do not see.
+    hidden: set[int] = set()
     for position, node in enumerate(_traversal(LexborHTMLParser(page.html))):
         parent = node.parent
+        if parent is not None and parent.mem_id in hidden:
+            hidden.add(node.mem_id)
+            continue
+        if node.is_element_node and node.tag in {"noscript", "template", "script"}:
+            hidden.add(node.mem_id)
+            continue
         if node.is_text_node:
             if parent is not None and parent.tag in _SKIP_TAGS and parent.tag != "body":
                 continue

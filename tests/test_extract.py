@@ -277,3 +277,63 @@ def test_comment_threads_are_told_by_class_and_id(attrs: str, is_comment: bool) 
     html = f"<body><article>{ARTICLE_PARAGRAPHS * 2}<div {attrs}><p>{reader}</p></div></article></body>"
     removed = {r.text: r.reason for r in extract(html, "https://x.org/a").removed}
     assert removed.get(reader, "").startswith("comments") is is_comment
+
+
+def test_a_sign_up_form_is_furniture_but_a_page_wide_form_is_not() -> None:
+    pitch = (
+        "Recevoir les informations de l'association, la lettre mensuelle et les appels à "
+        "mobilisation, au maximum une fois par semaine, dans votre boîte aux lettres."
+    )
+    aside = f'<div class="droite"><form action="/listes"><h3>Je m’informe</h3><p>{pitch}</p></form></div>'
+    html = f"<body><div class='main'>{ARTICLE_PARAGRAPHS * 2}</div>{aside}</body>"
+    assert pitch not in extract(html, "https://x.org/a").text
+    # ASP.NET pages put the whole page in one <form>: it is not furniture then.
+    webforms = f"<body><form id='aspnetForm' action='/a.aspx'><div>{ARTICLE_PARAGRAPHS * 2}</div></form></body>"
+    assert "Le déploiement commencera en septembre" in extract(webforms, "https://x.org/a").text
+
+
+def test_german_related_blocks_and_comment_counts_end_the_article() -> None:
+    text = (
+        "<p>Der Luxemburger setzte sich in der Nacht von Montag auf Dienstag in zwei Sätzen "
+        "durch und steht damit in der zweiten Runde der Qualifikation für das Turnier.</p>"
+    )
+    html = f"""<body><article>{text * 3}<p>0 Kommentare</p>
+    <h2>Das könnte Sie auch interessieren</h2><p>Reitsport</p>
+    <p>Die Reitertage werden 2026 nicht in gewohnter internationaler Form stattfinden, das
+    steht bereits seit vergangener Woche fest, wie die Veranstalter mitteilten.</p></article></body>"""
+    article = extract(html, "https://x.org/a")
+    assert "Reitertage" not in article.text and "Kommentare" not in article.text
+
+
+def test_a_teaser_river_after_more_from_the_site_ends_the_article() -> None:
+    """Teaser blurbs are long sentences, but each sits under a linked headline: they are
+    not article prose that would make "More TechCrunch" an insert inside the article."""
+    teasers = "".join(
+        f'<p><a href="/c/{i}">Santé</a></p><h3><a href="/t/{i}">Un autre titre, numéro {i}</a></h3>'
+        f"<p>Il y a {i} heures</p><p>Le résumé de cet autre article, qui parle d'un autre "
+        f"hôpital et d'un autre appel d'offres pour un dossier patient, tient en trente mots, "
+        f"comme tous les résumés de cette rubrique du site, numéro {i}.</p>"
+        for i in range(1, 5)
+    )
+    html = f"<body><article>{ARTICLE_PARAGRAPHS * 3}<h2>Plus de SimSanté</h2>{teasers}</article></body>"
+    article = extract(html, "https://x.org/a")
+    assert "Le déploiement commencera" in article.text
+    assert "Le résumé de cet autre article" not in article.text
+
+
+def test_a_standfirst_above_the_body_element_is_kept() -> None:
+    lead = (
+        "La région lance un programme de cinq ans pour équiper ses hôpitaux d'un dossier "
+        "patient commun, a annoncé mardi son président."
+    )
+    links = "".join(
+        f'<li><a href="/r/{i}">Un lien vers une autre rubrique du site, avec un titre long '
+        f"comme en ont tous les liens de ce menu, numéro {i}</a></li>"
+        for i in range(5)
+    )
+    # The links weigh the top column down: the body's own element is chosen alone.
+    html = f"""<body><div class="col"><p class="intro">{lead}</p><ul>{links}</ul></div>
+    <div class="col"><div class="text">{ARTICLE_PARAGRAPHS * 3}</div></div></body>"""
+    article = extract(html, "https://x.org/a")
+    assert article.paragraphs[0] == lead
+    assert "Un lien vers une autre rubrique" not in article.text

@@ -81,6 +81,8 @@ _RELATED_PHRASES = (
     "a lire sur le meme theme", "articles similaires", "articles lies", "nos derniers articles",
     "trending now", "latest news", "dernieres actualites", "top stories", "editor's picks",
     "recommended for you", "read next", "up next", "what to read next",
+    "das konnte sie auch interessieren", "meistgelesen", "weitere artikel",
+    "noticias relacionadas",
 )  # fmt: skip
 # Headings dropped only when they are the whole block ("Sommaire des mesures" is prose).
 _DROP_LINES = frozenset({"sommaire", "contents", "in this article", "dans cet article"})
@@ -92,7 +94,9 @@ _BYLINE_SEPARATOR = re.compile(r"\s[|•·]\s")
 _BYLINE_PARTS = re.compile(
     r"\b(par|by|publie|mis a jour|updated|published)\b|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}h\d{2}"
 )
-_COMMENT_COUNT = re.compile(r"^\(?\d+\)?\s+(commentaires?|comments?|reactions?)\b")
+_COMMENT_COUNT = re.compile(
+    r"^\(?\d+\)?\s+(commentaires?|comments?|reactions?|kommentare?|comentarios?)\b"
+)
 _BYLINE = re.compile(
     r"^(\d+ (minutes?|mins?|hours?|hrs?|days?|weeks?) ago|il y a \d+ (minutes?|heures?|jours?)|"
     r"vor \d+ (minuten|stunden|tagen|wochen)|hace \d+ (minutos?|horas?|dias?|semanas?)|"
@@ -146,6 +150,10 @@ _SPAM_PHRASE_KEYS = frozenset(
     "pharmacy ligne prescription ordonnance aid pills casino slot spins poker betting loan "
     "advance essay watches followers meds cart shipping price cher order".split()
 )
+# Any word that could make a block spam: most blocks have none, and skip the counting.
+_SPAM_ANY = re.compile(
+    r"\b(?:" + "|".join(sorted(_SPAM_STRONG_WORDS | _SPAM_WEAK_WORDS | _SPAM_PHRASE_KEYS)) + r")\b"
+)
 _SENTENCE_END = re.compile(r"[.!?…»\"”]\s*$")
 _WORD = re.compile(r"\w+")
 # Photo agencies and credit words: a short block made only of these is an image credit.
@@ -173,6 +181,7 @@ class Block:
     path: Any = None
     flags: Any = None
     in_article: bool = False  # inside <article>, <main> or itemprop=articleBody
+    lead: bool = False  # inside an element whose class says standfirst
     boiler: str | None = None
     value: float | None = None  # prose_value(), computed once
 
@@ -254,8 +263,10 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
     values = [0.0 if b.dropped else max(prose_value(b, ctx.language), 0.0) for b in blocks]
     # Article paragraphs, as opposed to the short blurbs under teaser links.
     long_prose = [
-        v if v > 0 and b.words >= _SHORT_WORDS and b.link_density < 0.3 else 0.0
-        for b, v in zip(blocks, values, strict=True)
+        v
+        if v > 0 and b.words >= _SHORT_WORDS and b.link_density < 0.3 and not _blurb(blocks, i)
+        else 0.0
+        for i, (b, v) in enumerate(zip(blocks, values, strict=True))
     ]
     total = sum(values)
     before = 0.0
@@ -290,6 +301,18 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
         for later in blocks[index:]:
             later.dropped = later.dropped or f"after '{phrase}'"
         return
+
+
+def _blurb(blocks: list[Block], index: int) -> bool:
+    """Whether the block at ``index`` is the blurb under a teaser link: a linked
+    headline just above it (a date or a section label between them aside)."""
+    skipped = 0
+    for before in reversed(blocks[max(index - 3, 0) : index]):
+        if before.words <= 6 and before.link_density <= 0.5 and skipped < 2:
+            skipped += 1  # "8 hours ago", a category label
+            continue
+        return before.link_density > 0.5 and (before.tag == "h" or before.words <= 20)
+    return False
 
 
 def _drop_insert(blocks: list[Block], index: int, ctx: CleanContext, reason: str) -> None:
@@ -371,6 +394,8 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
         # Lower-casing is enough here (the terms are ASCII) and much cheaper than folding
         # every long paragraph.
         folded = block.text.lower()
+        if _SPAM_ANY.search(folded) is None:
+            continue
         short = block.words <= 30
         tokens = set(_WORD.findall(folded))
         phrases = not tokens.isdisjoint(_SPAM_PHRASE_KEYS)

@@ -47,7 +47,9 @@ _BLOCK_TAGS = frozenset(
     "tfoot tr td th ul summary caption center menu".split()
 )
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_ALWAYS_FURNITURE = frozenset({"nav", "aside", "menu", "figure", "figcaption"})
+# <form> too: sign-up and contact forms hold prose. (ASP.NET pages wrap everything in
+# one <form>: a flag that holds most of the prose is not believed, see _resolve_flags.)
+_ALWAYS_FURNITURE = frozenset({"nav", "aside", "menu", "figure", "figcaption", "form"})
 _SITE_FURNITURE = frozenset({"header", "footer"})  # furniture unless inside the article
 _ARTICLE_TAGS = frozenset({"article", "main"})
 _BAD_ROLES = frozenset({"navigation", "complementary", "banner", "contentinfo", "search"})
@@ -63,13 +65,19 @@ _BAD_HINT = re.compile(
     r"related|relatedposts|recommend(?:ed|ations)?|outbrain|taboola|cookie|consent|gdpr|"
     r"author-?bio|bio-?toggle|about-?the-?author|author-?info|author-?box|more-?stories|"
     r"read-?more|lire-?aussi|most-?read|trending|promo|advert|adverts|ads?|adslot|"
-    r"advertisement|sponsor(?:ed)?|breadcrumbs?|sidebar|widget|popup|modal|toolbar|authors?|"
+    r"advertisement|sponsor(?:ed)?|breadcrumbs?|sidebar|aside|widget|popup|modal|toolbar|authors?|"
     r"contributors?|byline|caption|credits?|tags?|pagination|pager|skip-link|signup|"
     r"masthead|site-?header|site-?footer|footer|menu|nav|navbar|banner)(?:$|[\s_-])",
     re.IGNORECASE,
 )
 _GOOD_HINT = re.compile(
     r"article|body|content|entry|main|post|story|text|chapo|corps|contenu|prose", re.IGNORECASE
+)
+# Standfirsts: sites set them apart from the body's element, often above it.
+_LEAD_HINT = re.compile(
+    r"(?:^|[\s_-])(chapo|chapeau|intro|lead|lede|standfirst|excerpt|dek|summary|"
+    r"article-?summary|sous-?titre|subtitle|teaser-?text)(?:$|[\s_-])",
+    re.IGNORECASE,
 )
 _HIDDEN_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|top|text-indent)\s*:\s*-\d{3,}|"
@@ -103,6 +111,7 @@ class _Ctx:
     flags: tuple[Any, ...] | None = None  # cons list of (node id, reason) of flagged elements
     in_article: bool = False
     in_link: bool = False
+    lead: bool = False  # in a standfirst ("chapo", "intro", "excerpt"...)
 
 
 @dataclass
@@ -149,6 +158,7 @@ class _Walk:
                 path=self.ctx.path,
                 flags=self.ctx.flags,
                 in_article=self.ctx.in_article,
+                lead=self.ctx.lead,
             )
         )
 
@@ -201,7 +211,12 @@ def _enter(
         if classes or id_:
             reason, strong = _classify_hint(classes or "", id_ or "")
     flags = ((node_id, reason, strong), ctx.flags) if reason else ctx.flags
-    return _Ctx(path=(node_id, ctx.path), flags=flags, in_article=in_article, in_link=ctx.in_link)
+    lead = ctx.lead or (
+        tag in {"p", "div", "h2"} and _LEAD_HINT.search(attrs.get("class") or "") is not None
+    )
+    return _Ctx(
+        path=(node_id, ctx.path), flags=flags, in_article=in_article, in_link=ctx.in_link, lead=lead
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -334,7 +349,7 @@ def _run(walk: _Walk, stack: list[Any], hidden: dict[int, str]) -> None:
             walk.ctx = inner
             _push_children(stack, node, inner)
         elif tag == "a" and not ctx.in_link:
-            _push_children(stack, node, _Ctx(ctx.path, ctx.flags, ctx.in_article, True))
+            _push_children(stack, node, _Ctx(ctx.path, ctx.flags, ctx.in_article, True, ctx.lead))
         else:
             _push_children(stack, node, ctx)
     walk.flush()
@@ -572,7 +587,19 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         drop_spam(walk.blocks, CleanContext(language=language))
         best = _select(walk.blocks, language)
         chosen = []
-        for block in walk.blocks:
+        first = next(
+            (i for i, b in enumerate(walk.blocks) if best is None or _within(b.path, best)), 0
+        )
+        for position, block in enumerate(walk.blocks):
+            # A standfirst just above the article's element is the article's too.
+            if (
+                0 < first - position <= 6
+                and block.lead
+                and not block.boiler
+                and prose_value(block, language) > 0
+            ):
+                chosen.append(block)
+                continue
             # No prose anywhere (a short page): everything that is not furniture.
             if best is not None and not _within(block.path, best):
                 if block.dropped:  # spam, found before the choice
