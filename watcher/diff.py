@@ -29,12 +29,14 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'»”’)\]]*(?=\s+[\"'«“‘„(\[]?\s?[A-ZÀ-ÖØ-Þ0-9])")
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
 def tokens(text: str) -> tuple[str, ...]:
     """The folded words and numbers of a text, in order (``normalize(text).split()``).
 
     Cached: the pipeline asks for each article's twice, for its content hash and for
-    its story shingles, and folding and tokenising are most of what either costs."""
+    its story shingles, one right after the other (a few entries are enough, and keep
+    the memory held by long texts small), and folding and tokenising are most of what
+    either costs."""
     return tuple(_TOKEN.findall(_THOUSANDS.sub(r"\1", fold(text))))
 
 
