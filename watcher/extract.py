@@ -8,13 +8,16 @@
    remembers the elements it sits in, and whether one of them is page furniture
    (``<nav>``, ``<aside>``, a site ``<header>``/``<footer>``) or says boilerplate in its
    class or id (share, newsletter, comments, related...).
-3. Each block is valued like jusText does: long blocks of running prose (many function
-   words, few links) count for, link lists and non-prose text count against. The
-   article is the element whose blocks add up to the most: a tight container around
-   the prose, wide enough to take in a standfirst or a body split by an advert.
-4. Class and id hints are used only after that, and only when they are credible:
-   sites put "ad-portal", "paywall" or "sidebar" on the article itself, so when the
-   hinted blocks hold most of the page's prose the hints are ignored.
+3. Each block is valued like jusText does, in the language the text shows: long blocks
+   of running prose (many function words, few links) count for, link lists and
+   non-prose text count against. The article is the element whose blocks add up to the
+   most: a tight container around the prose, wide enough to take in a body split by an
+   advert; a standfirst just above it (class "chapo", "intro", "lead"...) joins it.
+4. Class and id hints are believed only when they are credible: sites put "ad-portal",
+   "paywall" or "sidebar" on the article itself, so when the hinted blocks hold most of
+   the page's prose (and the page's <article> has none of its own elsewhere) the hints
+   are ignored. What the hints mark, and injected spam, weighs nothing in step 3: a
+   "related" box added to the page must not move the choice.
 5. :mod:`watcher.clean` drops what is left of boilerplate and injected spam. A source
    may instead name its body with a CSS selector (``extract.body``).
 """
