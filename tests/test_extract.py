@@ -337,3 +337,15 @@ def test_a_standfirst_above_the_body_element_is_kept() -> None:
     article = extract(html, "https://x.org/a")
     assert article.paragraphs[0] == lead
     assert "Un lien vers une autre rubrique" not in article.text
+
+
+def test_look_alike_letters_and_copyright_notices_are_not_article_text() -> None:
+    ad = "Yоur соntеnt іѕ dеlіvеrеd іnѕtаntlу tо thоuѕаndѕ оf uѕеrѕ!"  # Cyrillic о, е, і, ѕ, а, у
+    notice = "Tous droits réservés. Reproduction interdite sans autorisation."
+    russian = "Больница в Москве перешла на новую систему электронных карт пациентов."
+    html = f"<body><article>{ARTICLE_PARAGRAPHS * 2}<p>{russian}</p><p>{ad}</p><p>{notice}</p></article></body>"
+    article = extract(html, "https://x.org/a")
+    reasons = {r.text: r.reason for r in article.removed}
+    assert reasons.get(ad) == "spam (look-alike letters)"
+    assert notice not in article.text
+    assert not reasons.get(russian, "").startswith("spam")  # Cyrillic prose is no look-alike

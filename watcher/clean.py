@@ -60,6 +60,10 @@ _DROP_PHRASES = (
     "photograph by", "photograph:", "photo by", "picture:", "foto:", "bild:",
     # advertising
     "advertisement", "publicite", "sponsored", "contenu sponsorise",
+    # copyright and reprint notices
+    "this article is the copyrighted property", "written permission must be obtained",
+    "copyright ©", "copyright (c)", "all rights reserved", "tous droits reserves",
+    "reproduction interdite", "alle rechte vorbehalten",
     # tables of contents and affiliate disclosures
     "table of contents", "if you buy something", "we may earn",
     "when you buy through", "nous pouvons percevoir", "this post may contain affiliate",
@@ -150,6 +154,10 @@ _SPAM_PHRASE_KEYS = frozenset(
     "pharmacy ligne prescription ordonnance aid pills casino slot spins poker betting loan "
     "advance essay watches followers meds cart shipping price cher order".split()
 )
+# Latin and Cyrillic letters side by side in a word ("Yоur соntеnt" with Cyrillic о, е):
+# homoglyphs that slip past word filters, a mark of injected spam and ads, never of
+# prose in either script.
+_HOMOGLYPH = re.compile(r"[a-zA-Z][\u0400-\u04ff]|[\u0400-\u04ff][a-zA-Z]")
 # Any word that could make a block spam: most blocks have none, and skip the counting.
 _SPAM_ANY = re.compile(
     r"\b(?:" + "|".join(sorted(_SPAM_STRONG_WORDS | _SPAM_WEAK_WORDS | _SPAM_PHRASE_KEYS)) + r")\b"
@@ -393,6 +401,12 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
     for index, block in enumerate(blocks):
         # Lower-casing is enough here (the terms are ASCII) and much cheaper than folding
         # every long paragraph.
+        if not block.text.isascii() and len(_HOMOGLYPH.findall(block.text)) >= max(
+            3, block.words // 5
+        ):
+            block.dropped = "spam (look-alike letters)"
+            spam_at.append(index)
+            continue
         folded = block.text.lower()
         if _SPAM_ANY.search(folded) is None:
             continue
@@ -430,7 +444,7 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
             j, taken = index + step, 0
             while 0 <= j < len(blocks) and taken < 2:
                 neighbour = blocks[j]
-                if neighbour.dropped == "spam":
+                if (neighbour.dropped or "").startswith("spam"):
                     j += step
                     continue
                 if (
