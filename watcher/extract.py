@@ -31,7 +31,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from watcher.clean import Block, CleanContext, clean, drop_spam, prose_value
+from watcher.clean import CLEANERS, Block, CleanContext, clean, drop_spam, prose_value
 from watcher.config import ExtractRules
 from watcher.dates import find_dates
 from watcher.encoding import repair_article
@@ -554,6 +554,9 @@ def _render_templates(tree: LexborHTMLParser) -> None:
         script.decompose()
 
 
+_CLEANERS_AFTER_SPAM = tuple(c for c in CLEANERS if c is not drop_spam)
+
+
 def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     """The clean article in ``html`` (fetched from ``url``). Never raises on bad HTML."""
     rules = rules or ExtractRules()
@@ -614,7 +617,9 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
             chosen.append(block)
     title = meta.title or ""
     context = CleanContext(title=title, language=language, trim=configured is None)
-    paragraphs, dropped = clean(chosen, context)
+    # The generic finder has looked for spam already, over the whole walk.
+    cleaners = CLEANERS if configured is not None else _CLEANERS_AFTER_SPAM
+    paragraphs, dropped = clean(chosen, context, cleaners)
     removed.extend(dropped)
     published, modified = meta.published_at, meta.modified_at
     if published is None:
