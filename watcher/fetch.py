@@ -41,13 +41,20 @@ _TRANSIENT_REASONS = frozenset({"timeout", "connect", "network", "http_status"})
 _MAX_INLINE_RETRY_AFTER = 60.0
 
 
+_POOL_SOCKETS = 256
+
+
 def make_client(http: HttpSettings) -> httpx.AsyncClient:
     """The one client every fetch goes through (explicit timeouts and pool limits)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(float(http.timeout), connect=float(http.connect_timeout)),
+        # http.concurrency bounds the requests in flight (Fetcher's semaphore); the pool
+        # only bounds sockets. It holds an idle connection per host for many hosts: polls
+        # go round the hosts, and a smaller pool closed each host's connection before its
+        # next request came (a new TCP and TLS handshake per request, benchmarks/polling.py).
         limits=httpx.Limits(
-            max_connections=max(http.concurrency, 1) * 2,
-            max_keepalive_connections=max(http.concurrency, 1),
+            max_connections=max(_POOL_SOCKETS, 2 * http.concurrency),
+            max_keepalive_connections=max(_POOL_SOCKETS, 2 * http.concurrency),
         ),
         headers={
             "User-Agent": http.user_agent,
@@ -372,6 +379,7 @@ class Fetcher:
             async with self._client.stream("GET", url, headers=headers) as response:
                 location = response.headers.get("location")
                 if response.status_code == 304 or (response.status_code in _REDIRECTS and location):
+                    await _drain(response)
                     return self._page(url, response, b""), location
                 if response.status_code >= 400:
                     raise FetchError(
@@ -422,6 +430,19 @@ class Fetcher:
             last_modified=response.headers.get("last-modified"),
             fetched_at=utcnow(),
         )
+
+
+async def _drain(response: httpx.Response, limit: int = 65_536) -> None:
+    """Read a body nobody needs (a 304's, a redirect's), so that the connection goes
+    back to the pool: one closed unread is closed for good. A big one is let go."""
+    read = 0
+    try:
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > limit:
+                return
+    except httpx.HTTPError:
+        pass
 
 
 async def _head(response: httpx.Response, limit: int = 16_384) -> bytes:
