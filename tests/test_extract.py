@@ -188,6 +188,16 @@ def test_spam_does_not_swallow_the_pages_own_section_headings() -> None:
     assert reasons["More from Sim Santé"] != "spam"  # the heading ended the article itself
 
 
+ENGLISH_PARAGRAPHS = (
+    "<p>A total of 6,000 surgical masks have been lost at a hospital in the city, officials "
+    "said on Tuesday, and the police are investigating the case as a theft.</p>"
+    "<p>The masks had been kept in a locked machine room on the third floor of the "
+    "hospital, where an employee noticed on Thursday that boxes were missing.</p>"
+    "<p>The hospital says it still has enough masks for its own staff, and that the loss "
+    "will not change how patients are cared for in the coming weeks.</p>"
+)
+
+
 def _related_box(n: int) -> str:
     items = "".join(
         f'<li><a href="/related/{i}">Une autre actualité sur les hôpitaux et le numérique, n° {i}</a></li>'
@@ -321,6 +331,28 @@ def test_a_teaser_river_after_more_from_the_site_ends_the_article() -> None:
     assert "Le résumé de cet autre article" not in article.text
 
 
+CLOSING = (
+    "The theft comes at a time when the country is seeing a shortage of face masks, as "
+    "the new virus goes on spreading and people buy them up."
+)
+
+
+def test_a_paragraph_beside_the_articles_own_after_a_related_box_is_kept() -> None:
+    """One short closing paragraph after a "Related stories" box inside the article: it
+    sits beside the article's paragraphs, so the box alone goes (japantimes)."""
+    items = "".join(
+        f'<li><a href="/r/{i}">Another story about hospitals and masks, number {i}</a></li>'
+        for i in range(4)
+    )
+    closing = f"<p>{CLOSING}</p>"
+    html = f"""<body><article><div class="entry">{ENGLISH_PARAGRAPHS}
+    <div class="inline"><h3>Related stories</h3><ul>{items}</ul></div>{closing}
+    </div><div class="share"><a href="/t">Twitter</a></div></article></body>"""
+    article = extract(html, "https://x.org/a")
+    assert article.paragraphs[-1] == CLOSING
+    assert "Another story" not in article.text
+
+
 def test_a_standfirst_above_the_body_element_is_kept() -> None:
     lead = (
         "La région lance un programme de cinq ans pour équiper ses hôpitaux d'un dossier "
@@ -349,3 +381,36 @@ def test_look_alike_letters_and_copyright_notices_are_not_article_text() -> None
     assert reasons.get(ad) == "spam (look-alike letters)"
     assert notice not in article.text
     assert not reasons.get(russian, "").startswith("spam")  # Cyrillic prose is no look-alike
+
+
+def test_a_drop_cap_set_apart_from_its_paragraph_is_its_first_letter() -> None:
+    html = f'<body><article><span class="cap">T</span><p>he region{ENGLISH_PARAGRAPHS[8:]}</article></body>'
+    article = extract(html, "https://x.org/a")
+    assert article.paragraphs[0].startswith("The region")
+
+
+def test_a_standfirst_under_the_headline_outside_the_body_element_is_kept() -> None:
+    """The headline and its standfirst (no class saying so) in a header above the body's
+    columns, the byline between them (standard.co.uk)."""
+    dek = "Penalties for those who refuse to self-isolate are to be raised to a maximum of £10,000."
+    html = f"""<body><div class="page"><header><nav><a href="/news">News</a></nav>
+    <div class="h"><h1>Hospital masks stolen</h1><div class="x1"><p>{dek}</p></div></div></header>
+    <div class="cols"><div class="c1"><div class="author"><span>By</span> <a href="/a">Jane Doe</a>
+    </div><div class="c2"><div id="main"><div class="c3">{ENGLISH_PARAGRAPHS}</div></div></div>
+    </div></div></div></body>"""
+    article = extract(html, "https://x.org/a")
+    assert article.title == "Hospital masks stolen"
+    assert article.paragraphs[0] == dek
+    assert "Jane Doe" not in article.text
+
+
+def test_rating_widgets_and_the_authors_bio_box_are_not_article_text() -> None:
+    html = f"""<head><meta name="author" content="Jane Doe"></head><body><article>
+    {ENGLISH_PARAGRAPHS}<div class="post-ratings"><p>(No Ratings Yet) Loading...</p></div>
+    <h3>About Jane Doe</h3><p>Jane is our UK-based editor and news reporter. Before joining
+    the team, she spent 14 years writing for our sister site and holds a degree in
+    computer science from a university in the Midlands, which she still visits.</p>
+    <p><a href="/author/jane">Read the latest from Jane Doe</a></p></article></body>"""
+    article = extract(html, "https://x.org/a")
+    assert article.paragraphs[-1].startswith("The hospital says")
+    assert article.author == "Jane Doe"

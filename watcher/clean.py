@@ -64,9 +64,16 @@ _DROP_PHRASES = (
     "this article is the copyrighted property", "written permission must be obtained",
     "copyright ©", "copyright (c)", "all rights reserved", "tous droits reserves",
     "reproduction interdite", "alle rechte vorbehalten",
+    # rating widgets (their prompt, or the count in brackets: "(No Ratings Yet)")
+    "(no ratings yet)", "(noch keine bewertungen)", "(pas encore de note)", "(aucun vote)",
+    "(sin valoraciones)", "rate this article", "rate this post", "notez cet article",
+    "bewerten sie diesen artikel", "read the latest from", "more articles by",
+    "tous les articles de", "voir tous les articles de",
     # tables of contents and affiliate disclosures
     "table of contents", "if you buy something", "we may earn",
     "when you buy through", "nous pouvons percevoir", "this post may contain affiliate",
+    "this article contains affiliate", "this post contains affiliate",
+    "this article may contain affiliate",
 )  # fmt: skip
 # Phrases that open the comment section, the "related" block or injected spam at the end
 # of an article: that block and everything after it go.
@@ -88,8 +95,11 @@ _RELATED_PHRASES = (
     "das konnte sie auch interessieren", "meistgelesen", "weitere artikel",
     "noticias relacionadas",
 )  # fmt: skip
+_ABOUT = ("about", "a propos de", "uber", "sobre")
 # Headings dropped only when they are the whole block ("Sommaire des mesures" is prose).
-_DROP_LINES = frozenset({"sommaire", "contents", "in this article", "dans cet article"})
+_DROP_LINES = frozenset(
+    {"sommaire", "contents", "in this article", "dans cet article", "related", "a lire"}
+)
 _MORE_FROM_SITE = re.compile(r"^(more|plus de|tout) [\w.'-]+$")  # "More TechCrunch"
 # A block this long or longer is an article paragraph, whatever it starts with.
 _SHORT_WORDS = 25
@@ -210,6 +220,7 @@ class Block:
 class CleanContext:
     title: str = ""
     language: str | None = None
+    author: str | None = None  # from the page's metadata: "About <author>" is a bio
     # Trim non-prose blocks before the first and after the last paragraph (the generic
     # finder's output; a configured selector is trusted as it is).
     trim: bool = False
@@ -269,22 +280,31 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
     blocks end it only when no article prose follows them (sites also put such
     blocks inside articles: then the block alone goes)."""
     values = [0.0 if b.dropped else max(prose_value(b, ctx.language), 0.0) for b in blocks]
+    paragraphs = [
+        v if v > 0 and b.words >= _SHORT_WORDS and b.link_density < 0.3 else 0.0
+        for b, v in zip(blocks, values, strict=True)
+    ]
     # Article paragraphs, as opposed to the short blurbs under teaser links.
-    long_prose = [
-        v
-        if v > 0 and b.words >= _SHORT_WORDS and b.link_density < 0.3 and not _blurb(blocks, i)
-        else 0.0
-        for i, (b, v) in enumerate(zip(blocks, values, strict=True))
+    long_prose = [v if v and not _blurb(blocks, i) else 0.0 for i, v in enumerate(paragraphs)]
+    # For telling siblings: a blurb is one under a headline in the same element.
+    resuming = [
+        v if v and not _blurb(blocks, i, beside=True) else 0.0 for i, v in enumerate(paragraphs)
     ]
     total = sum(values)
+    # The author's bio box ("About Jane Doe", "À propos de Jane Doe") ends the article
+    # as a comment section does.
+    author = fold_words(ctx.author) if ctx.author else ""
+    bio_headings = {f"{word} {author}" for word in _ABOUT} if author else set()
     before = 0.0
     for index, block in enumerate(blocks):
         before += values[index]
         if block.dropped or block.words > _SHORT_WORDS:
             continue
         folded = block.folded
-        comment = _starts(folded, _COMMENT_PHRASES) or (
-            "comment count" if _COMMENT_COUNT.match(folded) else None
+        comment = (
+            _starts(folded, _COMMENT_PHRASES)
+            or ("comment count" if _COMMENT_COUNT.match(folded) else None)
+            or (f"about {ctx.author}" if folded in bio_headings else None)
         )
         related = None
         if not comment:
@@ -295,9 +315,14 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
         if phrase is None:
             continue
         if related:
-            # The article goes on after an insert when long paragraphs follow it;
-            # teaser blurbs are short or made of links.
-            ends = before >= 150 and sum(long_prose[index + 1 :]) < 300
+            # The article goes on after an insert when long paragraphs follow it, or
+            # one paragraph sits beside the article's own (teaser blurbs are short,
+            # made of links, or in the insert's own container).
+            ends = (
+                before >= 150
+                and sum(long_prose[index + 1 :]) < 300
+                and not _resumes(blocks, resuming, index)
+            )
         else:
             ends = before >= 150 and total - before <= 2 * before
         if not ends:
@@ -311,15 +336,37 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
         return
 
 
-def _blurb(blocks: list[Block], index: int) -> bool:
+def _parent(block: Block) -> Any:
+    """The node id of the element around the block's own element (None if unknown)."""
+    path = block.path
+    return path[1][0] if path is not None and path[1] is not None else None
+
+
+def _resumes(blocks: list[Block], paragraphs: list[float], index: int) -> bool:
+    """Whether a paragraph after ``index`` is a sibling of a paragraph before it: a
+    teaser's blurb sits in its teaser, an article's paragraph beside the others."""
+    before = {_parent(b) for b, v in zip(blocks[:index], paragraphs, strict=False) if v}
+    before.discard(None)
+    return bool(before) and any(
+        v and _parent(b) in before
+        for b, v in zip(blocks[index + 1 :], paragraphs[index + 1 :], strict=True)
+    )
+
+
+def _blurb(blocks: list[Block], index: int, beside: bool = False) -> bool:
     """Whether the block at ``index`` is the blurb under a teaser link: a linked
-    headline just above it (a date or a section label between them aside)."""
+    headline just above it (a date or a section label between them aside); with
+    ``beside``, only a headline in the same element counts."""
     skipped = 0
     for before in reversed(blocks[max(index - 3, 0) : index]):
         if before.words <= 6 and before.link_density <= 0.5 and skipped < 2:
             skipped += 1  # "8 hours ago", a category label
             continue
-        return before.link_density > 0.5 and (before.tag == "h" or before.words <= 20)
+        return (
+            before.link_density > 0.5
+            and (before.tag == "h" or before.words <= 20)
+            and (not beside or _parent(before) == _parent(blocks[index]))
+        )
     return False
 
 

@@ -35,6 +35,7 @@ from watcher.clean import CLEANERS, Block, CleanContext, clean, drop_spam, prose
 from watcher.config import ExtractRules
 from watcher.dates import find_dates
 from watcher.encoding import repair_article
+from watcher.fold import fold_words
 from watcher.lang import FUNCTION_WORDS, detect_language, unspaced
 from watcher.metadata import HIDING_CLASSES, PageIndex, read_metadata
 from watcher.models import Article, Removal
@@ -73,6 +74,9 @@ _BAD_HINT = re.compile(
     r"masthead|site-?header|site-?footer|footer|menu|nav|navbar|banner)(?:$|[\s_-])",
     re.IGNORECASE,
 )
+# Widgets that are never article text, whatever content-looking word sits beside
+# theirs ("post-ratings", "entry-rating"): star ratings and their "no votes yet".
+_WIDGET_HINT = re.compile(r"(?:^|[_-])(ratings?|star-?ratings?|votes?)(?:$|[_-])", re.I)
 _GOOD_HINT = re.compile(
     r"article|body|content|entry|main|post|story|text|chapo|corps|contenu|prose", re.IGNORECASE
 )
@@ -203,7 +207,9 @@ def _enter(
     in_article = ctx.in_article or tag in _ARTICLE_TAGS or attrs.get("itemprop") == "articleBody"
     reason = None
     strong = False
-    if tag in _ALWAYS_FURNITURE or (tag in _SITE_FURNITURE and not ctx.in_article):
+    if tag in _ALWAYS_FURNITURE or (
+        tag in _SITE_FURNITURE and not ctx.in_article and not _article_header(node, tag)
+    ):
         reason = f"page furniture <{tag}>"
     elif tag == "footer":
         reason = "article footer"
@@ -222,6 +228,29 @@ def _enter(
     )
 
 
+def _article_header(node: LexborNode, tag: str) -> bool:
+    """A <header> holding the page's <h1> is the article's header (title, standfirst),
+    even outside an <article>."""
+    return tag == "header" and node.css_first("h1") is not None
+
+
+def _close_above(blocks: list[Block], position: int, first: int) -> bool:
+    """Whether at most 5 blocks that are not furniture (a byline, a photo) separate
+    the block at ``position`` from the article's first block at ``first``."""
+    return sum(1 for b in blocks[position + 1 : first] if not b.boiler) <= 5
+
+
+def _after_title(blocks: list[Block], position: int, title: str, language: str | None) -> bool:
+    """Whether the block at ``position`` comes right after the article's title heading,
+    a few short lines that are not prose (a byline, a counter, a date) aside."""
+    for before in reversed(blocks[max(position - 4, 0) : position]):
+        if before.tag == "h" and before.folded == title:
+            return True
+        if not before.boiler and (before.words > 12 or prose_value(before, language) > 0):
+            return False
+    return False
+
+
 @lru_cache(maxsize=8192)
 def _classify_hint(classes: str, id_: str) -> tuple[str | None, bool]:
     """``(reason, strong)`` for an element's class and id; cached: sites repeat classes."""
@@ -235,6 +264,9 @@ def _classify_hint(classes: str, id_: str) -> tuple[str | None, bool]:
         comment and not any(_GOOD_HINT.search(w) for w in words if w not in comment)
     ):
         return f"comments ({' '.join(hint.split())[:60]})", True
+    widget = next((w for w in words if _WIDGET_HINT.search(w)), None)
+    if widget:
+        return f"widget ({widget[:60]})", False
     if _GOOD_HINT.search(hint):
         return None, False
     if _BAD_HINT.search(hint):
@@ -305,7 +337,18 @@ def _walk(root: LexborNode, hidden: dict[int, str] | None = None) -> _Walk:
             _run(walk, [(node, ctx)], {})
     if revealed:
         walk.removed = [r for i, r in enumerate(walk.removed) if i not in revealed]
+    _join_drop_caps(walk.blocks)
     return walk
+
+
+def _join_drop_caps(blocks: list[Block]) -> None:
+    """A drop cap set apart from its paragraph (``<span>T</span><p>urkey, …``) is the
+    paragraph's first letter."""
+    for index in range(len(blocks) - 2, -1, -1):
+        cap, block = blocks[index], blocks[index + 1]
+        if len(cap.text) == 1 and cap.text.isupper() and block.text[:1].islower():
+            block.text = cap.text + block.text
+            del blocks[index]
 
 
 def _run(walk: _Walk, stack: list[Any], hidden: dict[int, str]) -> None:
@@ -420,17 +463,19 @@ def _resolve_flags(blocks: list[Block], values: list[float]) -> None:
                 block.boiler = reason  # ends on the outermost credible one
 
 
-def _select(blocks: list[Block], language: str | None) -> int | None:
-    """The id of the element that holds the article (and each block's ``boiler``)."""
+def _select(blocks: list[Block], language: str | None, core: int | None = None) -> int | None:
+    """The id of the element that holds the article (and each block's ``boiler``);
+    only blocks inside ``core``, if given, have a say."""
     values = [prose_value(b, language) for b in blocks]
     _resolve_flags(blocks, values)
     scores: dict[int, float] = {}
     for block, value in zip(blocks, values, strict=True):
-        if block.boiler or block.dropped:
+        if block.boiler or block.dropped or (core is not None and not _within(block.path, core)):
             # What goes anyway (furniture, a comment thread, injected spam) is no
             # evidence for or against where the article is: a "related" box or a spam
             # link list appended to the page weighed against its container, so adding
             # one moved the choice, and the article "changed" (benchmarks/changes.py).
+            # Nor is the headline's neighbourhood, taken in for its standfirst only.
             value = 0.0
         if value == 0:
             continue
@@ -492,6 +537,31 @@ def _region(body: LexborNode, paragraphs: list[LexborNode] | None = None) -> Lex
         if parent is None or region.mem_id == body_id or parent.tag in {"html", "#document"}:
             break
         region = parent
+    return region
+
+
+def _with_headline(region: LexborNode, body: LexborNode, title: str | None) -> LexborNode:
+    """``region`` widened to take in the article's <h1> (the page's only one, or the one
+    that reads as its title) when it sits close above it, so that a standfirst under the
+    headline is seen."""
+    headlines = body.css("h1")
+    if len(headlines) > 1 and title:
+        key = fold_words(title)
+        headlines = [h for h in headlines if fold_words(h.text(deep=True) or "") == key]
+    if len(headlines) != 1:
+        return region
+    ancestors = set()
+    node: LexborNode | None = headlines[0].parent
+    while node is not None:
+        ancestors.add(node.mem_id)
+        node = node.parent
+    candidate: LexborNode | None = region
+    for _ in range(3):
+        if candidate is None or candidate.mem_id == body.mem_id:
+            return region
+        if candidate.mem_id in ancestors:
+            return candidate
+        candidate = candidate.parent
     return region
 
 
@@ -578,7 +648,14 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
             node.decompose()
     configured = tree.css_first(rules.body) if rules.body else None
     body = tree.body
-    root = configured or (_region(body, index.paragraphs) if body else tree.root)
+    # ``core``: where the article is looked for; ``root``: what is read, the core and
+    # the headline above it (for a standfirst).
+    core = root = configured
+    if configured is None and body is not None:
+        core = _region(body, index.paragraphs)
+        root = _with_headline(core, body, meta.title)
+    elif configured is None:
+        root = tree.root
     if rules.remove:  # the index predates the removals: ask again
         walk = _walk(root) if root is not None else _Walk()
     else:
@@ -591,16 +668,20 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     else:
         # Spam first: it weighs nothing in the choice of the article's element.
         drop_spam(walk.blocks, CleanContext(language=language))
-        best = _select(walk.blocks, language)
+        widened = core is not None and root is not None and core.mem_id != root.mem_id
+        best = _select(walk.blocks, language, core.mem_id if widened and core else None)
         chosen = []
         first = next(
             (i for i, b in enumerate(walk.blocks) if best is None or _within(b.path, best)), 0
         )
+        title_key = fold_words(meta.title) if meta.title else "\0"
         for position, block in enumerate(walk.blocks):
-            # A standfirst just above the article's element is the article's too.
+            # A standfirst just above the article's element is the article's too: told
+            # by its class, or by coming right after the title.
             if (
-                0 < first - position <= 6
-                and block.lead
+                0 < first - position <= 20
+                and _close_above(walk.blocks, position, first)
+                and (block.lead or _after_title(walk.blocks, position, title_key, language))
                 and not block.boiler
                 and prose_value(block, language) > 0
             ):
@@ -616,7 +697,9 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
                 continue
             chosen.append(block)
     title = meta.title or ""
-    context = CleanContext(title=title, language=language, trim=configured is None)
+    context = CleanContext(
+        title=title, language=language, author=meta.author, trim=configured is None
+    )
     # The generic finder has looked for spam already, over the whole walk.
     cleaners = CLEANERS if configured is not None else _CLEANERS_AFTER_SPAM
     paragraphs, dropped = clean(chosen, context, cleaners)
