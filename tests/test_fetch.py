@@ -228,7 +228,14 @@ async def test_crawl_delay_raises_a_hosts_delay(
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("120", 120.0), ("Wed, 21 Oct 2026 07:28:00 GMT", 60.0), ("garbage", None), (None, None)],
+    [
+        ("120", 120.0),
+        ("1.5", 1.5),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", 60.0),
+        ("-3", None),
+        ("garbage", None),
+        (None, None),
+    ],
 )
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
     now = 1792567620.0  # 2026-10-21T07:27:00Z

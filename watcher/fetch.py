@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -67,12 +68,17 @@ def make_client(http: HttpSettings) -> httpx.AsyncClient:
     )
 
 
+_DECIMAL_SECONDS = re.compile(r"\d+\.\d+")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
+        return float(value)
+    if _DECIMAL_SECONDS.fullmatch(value):  # "1.5": not RFC 9110, but some servers send it
         return float(value)
     try:
         moment = parsedate_to_datetime(value)
