@@ -42,20 +42,18 @@ _TRANSIENT_REASONS = frozenset({"timeout", "connect", "network", "http_status"})
 _MAX_INLINE_RETRY_AFTER = 60.0
 
 
-_POOL_SOCKETS = 256
-
-
 def make_client(http: HttpSettings) -> httpx.AsyncClient:
     """The one client every fetch goes through (explicit timeouts and pool limits)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(float(http.timeout), connect=float(http.connect_timeout)),
-        # http.concurrency bounds the requests in flight (Fetcher's semaphore); the pool
-        # only bounds sockets. It holds an idle connection per host for many hosts: polls
-        # go round the hosts, and a smaller pool closed each host's connection before its
-        # next request came (a new TCP and TLS handshake per request, benchmarks/polling.py).
+        # Both limits equal: httpcore 1.0 closes an idle connection whenever the pool
+        # holds more connections (idle or not) than max_keepalive_connections, so a lower
+        # keep-alive limit reconnected for almost every request. Not larger: that same
+        # check is quadratic in pooled connections, and a pool of 256 tripled the CPU of
+        # benchmarks/polling.py's first pass.
         limits=httpx.Limits(
-            max_connections=max(_POOL_SOCKETS, 2 * http.concurrency),
-            max_keepalive_connections=max(_POOL_SOCKETS, 2 * http.concurrency),
+            max_connections=2 * max(http.concurrency, 1),
+            max_keepalive_connections=2 * max(http.concurrency, 1),
         ),
         headers={
             "User-Agent": http.user_agent,
