@@ -414,3 +414,18 @@ def test_rating_widgets_and_the_authors_bio_box_are_not_article_text() -> None:
     article = extract(html, "https://x.org/a")
     assert article.paragraphs[-1].startswith("The hospital says")
     assert article.author == "Jane Doe"
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Update July 3rd, 8:05AM ET: Added ARKit explanation and tweet.",
+        "Correction : une version précédente citait un mauvais chiffre.",
+        "Editor's note: this story has been updated.",
+    ],
+)
+def test_update_and_correction_notes_at_the_edges_are_kept(note: str) -> None:
+    tail = '<p><a href="/tag/a">Hôpitaux</a> <a href="/tag/b">Numérique</a></p>'
+    html = f"<body><article>{ENGLISH_PARAGRAPHS}<p><em>{note}</em></p>{tail}</article></body>"
+    article = extract(html, "https://x.org/a")
+    assert article.paragraphs[-1] == note

@@ -95,6 +95,11 @@ _RELATED_PHRASES = (
     "das konnte sie auch interessieren", "meistgelesen", "weitere artikel",
     "noticias relacionadas",
 )  # fmt: skip
+_NOTE = re.compile(
+    r"(update|updated|correction|clarification|editor'?s'? note|note de la redaction|"
+    r"mise a jour|rectificatif|erratum|precision|aktualisierung|korrektur|actualizacion|"
+    r"correccion)\b[^:]{0,40}:"
+)
 _ABOUT = ("about", "a propos de", "uber", "sobre")
 # Headings dropped only when they are the whole block ("Sommaire des mesures" is prose).
 _DROP_LINES = frozenset(
@@ -539,6 +544,14 @@ def trim_edges(blocks: list[Block], ctx: CleanContext) -> None:
     if not prose:
         return
     first, last = prose[0], prose[-1]
+    # An update or correction note is the article's own, however short: for a change
+    # monitor it is often the very edit worth seeing.
+    after = [i for i in kept if i > last]
+    while after and _NOTE.match(blocks[after[0]].folded):
+        last = after.pop(0)
+    before = [i for i in kept if i < first]
+    while before and _NOTE.match(blocks[before[-1]].folded):
+        first = before.pop()
     while True:
         before = [i for i in kept if i < first]
         if not before or blocks[before[-1]].tag != "h":
