@@ -429,3 +429,40 @@ def test_update_and_correction_notes_at_the_edges_are_kept(note: str) -> None:
     html = f"<body><article>{ENGLISH_PARAGRAPHS}<p><em>{note}</em></p>{tail}</article></body>"
     article = extract(html, "https://x.org/a")
     assert article.paragraphs[-1] == note
+
+
+def test_a_live_commentary_in_comment_classed_elements_is_the_article() -> None:
+    """Every line of a live match page sits in a "live-match-comment" element: with no
+    prose anywhere else, those are not reader comments (sports.fr)."""
+    lines = [
+        "C'est terminé au Moustoir ! Lorient a tenu tête à l'OL dans ce match nul.",
+        "Carton jaune pour le gardien, qui a perdu trop de temps avant de jouer le ballon.",
+        "Les Merlus tentent d'opérer en contre mais la passe est trop longue pour Lemoine.",
+        "Les deux équipes se cherchent en ce début de match.",
+    ]
+    items = "".join(
+        f'<div class="live-match-comment"><div class="live-match-comment-body">{line}</div>'
+        f'<div class="live-match-comment-time"><span>{90 - 30 * i}\'</span></div></div>'
+        for i, line in enumerate(lines)
+    )
+    widget = (
+        '<div class="dsq-widget"><ul><li class="dsq-widget-item">Jean : je trouve que '
+        "le remplaçant est meilleur que les autres, vraiment.</li></ul></div>"
+    )
+    html = f'<body><main><div class="live-match-comments">{items}</div></main>{widget}</body>'
+    article = extract(html, "https://x.org/a")
+    for line in lines:
+        assert line in article.paragraphs
+    assert "je trouve" not in article.text
+
+
+def test_an_embedded_tweet_ending_the_article_keeps_its_attribution() -> None:
+    tweet = (
+        '<blockquote class="twitter-tweet"><p>Malgré les tentatives de la présidence, la '
+        "grève continue, voici le programme de la semaine https://t.co/x</p>"
+        "<p>— Solidaires Étudiant-e-s Saint-Denis (@SolidairesEtuP8) February 17, 2020</p>"
+        "</blockquote>"
+    )
+    html = f"<body><article>{ARTICLE_PARAGRAPHS * 2}{tweet}</article></body>"
+    article = extract(html, "https://x.org/a")
+    assert article.paragraphs[-1].startswith("— Solidaires Étudiant-e-s Saint-Denis")

@@ -435,7 +435,7 @@ def _resolve_flags(blocks: list[Block], values: list[float]) -> None:
     # <div class="sidebar-grid__container"> has them hold most of the prose together.
     prose: dict[str, float] = {}
     in_article: dict[str, float] = {}
-    total = article = 0.0
+    total = article = in_comments = unflagged = 0.0
     for block, value in zip(blocks, values, strict=True):
         if value <= 0:
             continue
@@ -443,12 +443,22 @@ def _resolve_flags(blocks: list[Block], values: list[float]) -> None:
         if block.in_article:
             article += value
         flags = block.flags
+        commented = False
         while flags is not None:
             reason = flags[0][1]
+            commented = commented or flags[0][2]
             prose[reason] = prose.get(reason, 0.0) + value
             if block.in_article:
                 in_article[reason] = in_article.get(reason, 0.0) + value
             flags = flags[1]
+        if commented:
+            in_comments += value
+        elif block.flags is None:
+            unflagged += value
+    # A page whose prose is in "comment" elements, none outside any flagged element, is
+    # a live commentary (a match, a live blog), not an article with its comments: those
+    # classes are not believed.
+    commentary = in_comments > 0.5 * total and unflagged < 150
     lying = {
         reason
         for reason, held in prose.items()
@@ -459,6 +469,8 @@ def _resolve_flags(blocks: list[Block], values: list[float]) -> None:
         block.boiler = None
         while flags is not None:
             (_node_id, reason, strong), flags = flags
+            if strong and commentary:
+                continue
             if strong or reason not in lying:
                 block.boiler = reason  # ends on the outermost credible one
 
