@@ -546,8 +546,12 @@ def trim_edges(blocks: list[Block], ctx: CleanContext) -> None:
     first, last = prose[0], prose[-1]
     # An update or correction note is the article's own, however short: for a change
     # monitor it is often the very edit worth seeing.
+    # So is the rest of a quote the article ends on (an embedded tweet's attribution).
     after = [i for i in kept if i > last]
-    while after and _NOTE.match(blocks[after[0]].folded):
+    while after and (
+        _NOTE.match(blocks[after[0]].folded)
+        or (blocks[after[0]].tag == "quote" and blocks[last].tag == "quote")
+    ):
         last = after.pop(0)
     before = [i for i in kept if i < first]
     while before and _NOTE.match(blocks[before[-1]].folded):
