@@ -552,11 +552,12 @@ def _region(body: LexborNode, paragraphs: list[LexborNode] | None = None) -> Lex
     return region
 
 
-def _with_headline(region: LexborNode, body: LexborNode, title: str | None) -> LexborNode:
+def _with_headline(
+    region: LexborNode, body: LexborNode, headlines: list[LexborNode], title: str | None
+) -> LexborNode:
     """``region`` widened to take in the article's <h1> (the page's only one, or the one
-    that reads as its title) when it sits close above it, so that a standfirst under the
-    headline is seen."""
-    headlines = body.css("h1")
+    that reads as its title; ``headlines``: the page's) when it sits close above it, so
+    that a standfirst under the headline is seen."""
     if len(headlines) > 1 and title:
         key = fold_words(title)
         headlines = [h for h in headlines if fold_words(h.text(deep=True) or "") == key]
@@ -568,7 +569,7 @@ def _with_headline(region: LexborNode, body: LexborNode, title: str | None) -> L
         ancestors.add(node.mem_id)
         node = node.parent
     candidate: LexborNode | None = region
-    for _ in range(3):
+    for _ in range(4):
         if candidate is None or candidate.mem_id == body.mem_id:
             return region
         if candidate.mem_id in ancestors:
@@ -664,8 +665,10 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     # the headline above it (for a standfirst).
     core = root = configured
     if configured is None and body is not None:
-        core = _region(body, index.paragraphs)
-        root = _with_headline(core, body, meta.title)
+        # After removals the index may hold freed nodes: ask the tree again.
+        stale = bool(rules.remove)
+        core = _region(body, None if stale else index.paragraphs)
+        root = _with_headline(core, body, body.css("h1") if stale else index.h1, meta.title)
     elif configured is None:
         root = tree.root
     if rules.remove:  # the index predates the removals: ask again
