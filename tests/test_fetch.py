@@ -9,6 +9,8 @@ import itertools
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ import respx
 from watcher.config import ByteSize, Duration, HttpSettings
 from watcher.errors import FetchError
 from watcher.fetch import Fetcher, make_client, parse_retry_after
+from watcher.store import Store
 
 URL = "https://news.example/article"
 
@@ -371,3 +374,48 @@ async def test_connections_are_reused_across_many_hosts_and_304s() -> None:
             s.close()
     # One per host: robots.txt, then three polls of the page, on the same connection.
     assert server.connections == len(urls)
+
+
+async def test_robots_answers_outlive_the_fetcher_until_they_expire(
+    respx_mock: respx.MockRouter, tmp_path: Path, fake_time: FakeTime
+) -> None:
+    """A ``watcher once`` from cron (a new Fetcher each run) reuses the stored answer
+    for a day, then asks again; an unreadable robots.txt is kept five minutes only."""
+    robots = respx_mock.routes["robots"].respond(200, text="User-agent: *\nDisallow: /private/\n")
+    respx_mock.get(url__startswith="https://news.example/").respond(200, content=b"ok")
+    http = HttpSettings(host_delay=Duration(0), retries=0)
+    store = Store.open(tmp_path / "state")
+    now = [datetime(2026, 11, 24, 8, 0, tzinfo=UTC)]
+
+    async def run(url: str) -> None:
+        async with make_client(http) as client:
+            fetcher = Fetcher(
+                client, http, sleep=fake_time.sleep, robots_store=store, now=lambda: now[0]
+            )
+            await fetcher.get(url)
+
+    try:
+        await run("https://news.example/a")
+        now[0] += timedelta(hours=23)
+        await run("https://news.example/b")
+        assert robots.call_count == 1
+        with pytest.raises(FetchError):  # the stored rules are obeyed
+            await run("https://news.example/private/c")
+        now[0] += timedelta(hours=2)
+        await run("https://news.example/d")
+        assert robots.call_count == 2
+
+        robots.respond(503)
+        now[0] += timedelta(days=2)
+        with pytest.raises(FetchError):
+            await run("https://news.example/e")
+        now[0] += timedelta(minutes=4)
+        with pytest.raises(FetchError):
+            await run("https://news.example/f")
+        assert robots.call_count == 3
+        robots.respond(404)
+        now[0] += timedelta(minutes=2)
+        await run("https://news.example/g")
+        assert robots.call_count == 4
+    finally:
+        store.close()

@@ -113,7 +113,12 @@ class Watcher:
                 self._retired_clients.append(self._client)
             self._client = make_client(settings.http)
         ctx = Context(
-            fetch=Fetcher(self._client, settings.http, observe=self.metrics.record_fetch),
+            fetch=Fetcher(
+                self._client,
+                settings.http,
+                observe=self.metrics.record_fetch,
+                robots_store=self._store,
+            ),
             store=self._store,
             matcher=VendorMatcher(settings.vendors),
             sinks=settings.sinks,

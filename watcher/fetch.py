@@ -19,6 +19,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -30,7 +31,14 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 from watcher.config import HttpSettings
 from watcher.errors import FetchError
 from watcher.models import Page, utcnow
-from watcher.robots import Rules, agent_token, origin_of, rules_from_response
+from watcher.robots import (
+    MAX_BYTES,
+    RobotsStore,
+    Rules,
+    agent_token,
+    origin_of,
+    rules_from_response,
+)
 from watcher.urls import host_of
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -185,8 +193,14 @@ class Fetcher:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         observe: Callable[[int | str, float | None], None] | None = None,
+        robots_store: RobotsStore | None = None,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._client = client
+        # Where robots.txt answers are kept between runs, and the wall clock that dates
+        # them (``clock`` is monotonic: it means nothing to another process).
+        self._robots_store = robots_store
+        self._now = now
         self._http = http
         self._sleep = sleep
         self._clock = clock
@@ -336,13 +350,28 @@ class Fetcher:
         return rules
 
     async def _fetch_robots(self, origin: str) -> Rules:
+        stored = self._robots_store.robots_answer(origin) if self._robots_store else None
+        if stored is not None:
+            status, body, fetched_at = stored
+            age = (self._now() - fetched_at).total_seconds()
+            # As if answered ``age`` seconds ago: it expires when it would have.
+            rules = rules_from_response(status, body, clock=lambda: self._clock() - age)
+            if age >= 0 and rules.expires > self._clock():
+                return rules
+        status, body = await self._ask_robots(origin)
+        if self._robots_store is not None:
+            self._robots_store.save_robots_answer(origin, status, body, self._now())
+        return rules_from_response(status, body, clock=self._clock)
+
+    async def _ask_robots(self, origin: str) -> tuple[int | None, bytes]:
+        """``GET /robots.txt``: its status (None: no answer) and body."""
         try:
             page, _location = await self._polite_attempt(f"{origin}/robots.txt", {})
         except FetchError as exc:
-            return rules_from_response(exc.status, b"", clock=self._clock)
+            return exc.status, b""
         if page.status in _REDIRECTS:  # a redirected robots.txt: treated as absent
-            return rules_from_response(404, b"", clock=self._clock)
-        return rules_from_response(page.status, page.content, clock=self._clock)
+            return 404, b""
+        return page.status, page.content[:MAX_BYTES]
 
     async def _polite_attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         host = self._host(url)

@@ -196,3 +196,19 @@ def m005_archive(db: Database) -> None:
         INSERT INTO search (search) VALUES ('rebuild');
         """
     )
+
+
+@migrations()
+def m006_robots(db: Database) -> None:
+    """Each origin's last robots.txt answer, so that a ``watcher once`` run from cron or
+    a restart does not ask for it again within its expiry."""
+    db.executescript(
+        """
+        CREATE TABLE robots (
+            origin TEXT PRIMARY KEY,       -- scheme://host[:port]
+            status INTEGER,                -- HTTP status; NULL: no answer (network error)
+            body BLOB NOT NULL,            -- at most robots.MAX_BYTES
+            fetched_at TEXT NOT NULL
+        );
+        """
+    )

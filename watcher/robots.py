@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -41,6 +43,17 @@ class Rules:
             return None
         delay = self.parser.crawl_delay(agent)
         return float(delay) if delay is not None else None
+
+
+class RobotsStore(Protocol):
+    """Where answers outlive the process (the store: ``watcher once`` runs and restarts
+    reuse them until they expire)."""
+
+    def robots_answer(self, origin: str) -> tuple[int | None, bytes, datetime] | None: ...
+
+    def save_robots_answer(
+        self, origin: str, status: int | None, body: bytes, fetched_at: datetime
+    ) -> None: ...
 
 
 def origin_of(url: str) -> str:

@@ -883,6 +883,24 @@ class Store:
             )
         ]
 
+    # --- robots.txt ------------------------------------------------------------------
+
+    def robots_answer(self, origin: str) -> tuple[int | None, bytes, datetime] | None:
+        """The last answer to ``origin``'s robots.txt: status, body, when."""
+        row = self._one("SELECT status, body, fetched_at FROM robots WHERE origin = ?", [origin])
+        if row is None:
+            return None
+        return row["status"], bytes(row["body"]), _required_time(row["fetched_at"])
+
+    def save_robots_answer(
+        self, origin: str, status: int | None, body: bytes, fetched_at: datetime
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO robots (origin, status, body, fetched_at) VALUES (?, ?, ?, ?)",
+            [origin, status, body, isoformat(fetched_at)],
+        )
+        self.db.conn.commit()
+
     # --- backfill --------------------------------------------------------------------
 
     def checkpoint(self, source_id: str) -> Checkpoint | None:

@@ -113,6 +113,18 @@ class Web:
             store.close()
         return {row[0].rsplit("/", 1)[-1] for row in rows}
 
+    def age_robots(self, seconds: float) -> None:
+        """Make the stored robots.txt answers ``seconds`` older (time passing)."""
+        store = Store.open(self.tmp_path / "state")
+        try:
+            for origin, status, body, fetched_at in store.db.execute(
+                "SELECT origin, status, body, fetched_at FROM robots"
+            ).fetchall():
+                moment = datetime.fromisoformat(fetched_at) - timedelta(seconds=seconds)
+                store.save_robots_answer(origin, status, body, moment)
+        finally:
+            store.close()
+
     def events(self) -> list[tuple[str, str]]:
         store = Store.open(self.tmp_path / "state")
         try:
@@ -330,11 +342,17 @@ async def test_robots_disallow_is_a_state_not_an_error_loop(web: Web) -> None:
     await _baseline(web)
     web.bad.robots = "User-agent: *\nDisallow: /\n"
     before = len(web.bad.hits)
+    await web.once()
+    # The answer is kept a day, across runs: the changed file is not asked for yet.
+    assert "/robots.txt" not in [h.path for h in web.bad.hits[before:]]
+    web.age_robots(25 * 3600)
+    before = len(web.bad.hits)
     report = await _fault_pass(web, "blocked_robots")
     assert "robots.txt" in (report.error or "")
     asked = [h.path for h in web.bad.hits[before:]]
     assert asked == ["/robots.txt"]  # the feed itself was never requested
     web.bad.robots = "User-agent: *\nDisallow: /private/\n"
+    web.age_robots(25 * 3600)
     await _heals(web)
 
 
