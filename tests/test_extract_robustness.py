@@ -158,3 +158,9 @@ def test_a_very_large_page_finishes() -> None:
     assert len(html) > 5_000_000
     article = extract(html, "https://example.org/a")
     assert len(article.paragraphs) == 4_000
+
+
+def test_a_repaired_no_break_space_does_not_pad_a_paragraph() -> None:
+    """Mojibake repair turns "Â " into a no-break space (found by the test above)."""
+    article = extract("Â\r0", "https://example.org/a")
+    assert all(p.strip() == p and p for p in article.paragraphs)

@@ -177,5 +177,6 @@ def repair_article(
         return title, paragraphs
     parts = fixed.split("\n\n")
     if len(parts) != len(paragraphs) + 1:  # a repair never merges paragraphs, but be safe
-        return repair_text(title, language), [repair_text(p, language) for p in paragraphs]
-    return parts[0], parts[1:]
+        parts = [repair_text(title, language)] + [repair_text(p, language) for p in paragraphs]
+    # A repaired "Â " is a no-break space, which may now start or end a paragraph.
+    return parts[0].strip(), [p for p in (part.strip() for part in parts[1:]) if p]
