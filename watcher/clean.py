@@ -68,7 +68,7 @@ _DROP_PHRASES = (
     "(no ratings yet)", "(noch keine bewertungen)", "(pas encore de note)", "(aucun vote)",
     "(sin valoraciones)", "rate this article", "rate this post", "notez cet article",
     "bewerten sie diesen artikel", "read the latest from", "more articles by",
-    "tous les articles de", "voir tous les articles de",
+    "voir tous les articles de",
     # tables of contents and affiliate disclosures
     "table of contents", "if you buy something", "we may earn",
     "when you buy through", "nous pouvons percevoir", "this post may contain affiliate",
@@ -289,11 +289,13 @@ def cut_trailing_sections(blocks: list[Block], ctx: CleanContext) -> None:
         v if v > 0 and b.words >= _SHORT_WORDS and b.link_density < 0.3 else 0.0
         for b, v in zip(blocks, values, strict=True)
     ]
-    # Article paragraphs, as opposed to the short blurbs under teaser links.
-    long_prose = [v if v and not _blurb(blocks, i) else 0.0 for i, v in enumerate(paragraphs)]
-    # For telling siblings: a blurb is one under a headline in the same element.
+    # Article paragraphs, as opposed to the short blurbs under teaser links; for telling
+    # siblings apart, only a blurb under a headline in the same element counts.
+    headlines = [_teaser_headline(blocks, i) if v else None for i, v in enumerate(paragraphs)]
+    long_prose = [0.0 if h else v for h, v in zip(headlines, paragraphs, strict=True)]
     resuming = [
-        v if v and not _blurb(blocks, i, beside=True) else 0.0 for i, v in enumerate(paragraphs)
+        0.0 if h and _parent(h) == _parent(b) else v
+        for b, h, v in zip(blocks, headlines, paragraphs, strict=True)
     ]
     total = sum(values)
     # The author's bio box ("About Jane Doe", "À propos de Jane Doe") ends the article
@@ -358,21 +360,17 @@ def _resumes(blocks: list[Block], paragraphs: list[float], index: int) -> bool:
     )
 
 
-def _blurb(blocks: list[Block], index: int, beside: bool = False) -> bool:
-    """Whether the block at ``index`` is the blurb under a teaser link: a linked
-    headline just above it (a date or a section label between them aside); with
-    ``beside``, only a headline in the same element counts."""
+def _teaser_headline(blocks: list[Block], index: int) -> Block | None:
+    """The linked headline just above the block at ``index`` (a date or a section label
+    between them aside), when that block is the blurb under a teaser link."""
     skipped = 0
     for before in reversed(blocks[max(index - 3, 0) : index]):
         if before.words <= 6 and before.link_density <= 0.5 and skipped < 2:
             skipped += 1  # "8 hours ago", a category label
             continue
-        return (
-            before.link_density > 0.5
-            and (before.tag == "h" or before.words <= 20)
-            and (not beside or _parent(before) == _parent(blocks[index]))
-        )
-    return False
+        linked = before.link_density > 0.5 and (before.tag == "h" or before.words <= 20)
+        return before if linked else None
+    return None
 
 
 def _drop_insert(blocks: list[Block], index: int, ctx: CleanContext, reason: str) -> None:
@@ -544,23 +542,18 @@ def trim_edges(blocks: list[Block], ctx: CleanContext) -> None:
     if not prose:
         return
     first, last = prose[0], prose[-1]
-    # An update or correction note is the article's own, however short: for a change
-    # monitor it is often the very edit worth seeing.
-    # So is the rest of a quote the article ends on (an embedded tweet's attribution).
+    # Kept next to the prose: an update or correction note (the article's own, however
+    # short, and for a change monitor often the very edit worth seeing), the rest of a
+    # quote the article ends on (an embedded tweet's attribution), headings above it.
     after = [i for i in kept if i > last]
     while after and (
         _NOTE.match(blocks[after[0]].folded)
         or (blocks[after[0]].tag == "quote" and blocks[last].tag == "quote")
     ):
         last = after.pop(0)
-    before = [i for i in kept if i < first]
-    while before and _NOTE.match(blocks[before[-1]].folded):
-        first = before.pop()
-    while True:
-        before = [i for i in kept if i < first]
-        if not before or blocks[before[-1]].tag != "h":
-            break
-        first = before[-1]
+    above = [i for i in kept if i < first]
+    while above and (_NOTE.match(blocks[above[-1]].folded) or blocks[above[-1]].tag == "h"):
+        first = above.pop()
     for i in kept:
         if i < first:
             blocks[i].dropped = "before the article"

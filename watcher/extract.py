@@ -76,7 +76,7 @@ _BAD_HINT = re.compile(
 )
 # Widgets that are never article text, whatever content-looking word sits beside
 # theirs ("post-ratings", "entry-rating"): star ratings and their "no votes yet".
-_WIDGET_HINT = re.compile(r"(?:^|[_-])(ratings?|star-?ratings?|votes?)(?:$|[_-])", re.I)
+_WIDGET_HINT = re.compile(r"(?:^|[_-])(ratings?|star-?ratings?)(?:$|[_-])", re.I)
 _GOOD_HINT = re.compile(
     r"article|body|content|entry|main|post|story|text|chapo|corps|contenu|prose", re.IGNORECASE
 )
