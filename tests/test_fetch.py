@@ -419,3 +419,32 @@ async def test_robots_answers_outlive_the_fetcher_until_they_expire(
         assert robots.call_count == 4
     finally:
         store.close()
+
+
+async def test_hosts_not_seen_for_a_while_are_forgotten(
+    respx_mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    """A daemon meets ever new hosts (feeds link to other sites): what it keeps per host
+    (politeness, robots.txt rules) goes once unused and expired; a host whose rules are
+    still kept stays, with its Crawl-delay."""
+    respx_mock.get(url__regex=r"https://[a-z]+\.example/a").respond(200, content=b"ok")
+    respx_mock.routes["robots"].side_effect = lambda request: (  # conftest's route
+        httpx.Response(200, text="User-agent: *\nCrawl-delay: 7\n")
+        if request.url.host == "slow.example"
+        else httpx.Response(404)
+    )
+    http = HttpSettings(host_delay=Duration(0), retries=0)
+    async with make_client(http) as client:
+        fetcher = Fetcher(client, http, sleep=fake_time.sleep, clock=fake_time.clock)
+        for name in ("one", "two", "three", "slow"):
+            await fetcher.get(f"https://{name}.example/a")
+        assert len(fetcher._hosts) == 4 and fetcher._hosts["slow.example"].delay == 7
+        fake_time.now += 2 * 3600  # two hours: robots.txt rules (a day) still kept
+        await fetcher.get("https://one.example/a")
+        assert len(fetcher._hosts) == 4
+        fake_time.now += 2 * 86400  # two days: every rule expired
+        await fetcher.get("https://one.example/a")
+        assert set(fetcher._hosts) == {"one.example"}
+        assert set(fetcher._robots) == {"https://one.example"}
+        await fetcher.get("https://slow.example/a")  # asks robots.txt again: Crawl-delay back
+        assert fetcher._hosts["slow.example"].delay == 7

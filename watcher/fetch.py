@@ -101,6 +101,7 @@ class _Host:
     slots: asyncio.Semaphore
     next_start: float = 0.0
     delay: float = 0.0
+    users: int = 0  # requests holding or waiting for this host's slots
 
 
 class _Inflater:
@@ -167,6 +168,11 @@ def _is_transient(exc: BaseException) -> bool:
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Private, loopback, link-local and other non-public addresses a feed may not send us to.
 _RESOLVE_TTL = 300.0
+# What the fetcher remembers per host (politeness, robots.txt, DNS) is pruned this often
+# (fetcher clock seconds): a daemon polling feeds that link to ever new hosts would
+# otherwise keep every one it ever met. A host is forgotten after this long unused.
+_PRUNE_EVERY = 3600.0
+_IDLE_HOST = 3600.0
 
 
 def _not_public(address: str) -> bool:
@@ -212,6 +218,26 @@ class Fetcher:
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._resolved: dict[str, tuple[float, bool]] = {}
         self._agent = agent_token(http.user_agent)
+        self._next_prune = clock() + _PRUNE_EVERY
+
+    def _prune(self) -> None:
+        """Forget expired robots.txt rules and DNS answers, and hosts unused for a while
+        (not one whose rules are still kept: its Crawl-delay lives in it)."""
+        now = self._clock()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + _PRUNE_EVERY
+        self._robots = {o: r for o, r in self._robots.items() if r.expires > now}
+        self._robots_locks = {
+            o: lock for o, lock in self._robots_locks.items() if o in self._robots or lock.locked()
+        }
+        self._resolved = {h: v for h, v in self._resolved.items() if v[0] > now}
+        ruled = {host_of(origin) for origin in self._robots}
+        self._hosts = {
+            key: host
+            for key, host in self._hosts.items()
+            if host.users or key in ruled or now - host.next_start < _IDLE_HOST
+        }
 
     def _host(self, url: str) -> _Host:
         key = host_of(url)
@@ -241,6 +267,7 @@ class Fetcher:
         Raises ``FetchError`` once retries are exhausted, or at once for what retrying
         cannot fix (a 404, robots.txt, a private address, a redirect loop...).
         """
+        self._prune()
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -375,6 +402,15 @@ class Fetcher:
 
     async def _polite_attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         host = self._host(url)
+        host.users += 1  # not forgotten by _prune while in use
+        try:
+            return await self._polite_attempt_on(host, url, headers)
+        finally:
+            host.users -= 1
+
+    async def _polite_attempt_on(
+        self, host: _Host, url: str, headers: dict[str, str]
+    ) -> tuple[Page, str | None]:
         async with host.slots:
             while True:
                 wait = host.next_start - self._clock()
