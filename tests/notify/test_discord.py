@@ -421,3 +421,16 @@ def test_the_readme_example_is_what_the_sink_sends() -> None:
         event_id="evt_bd7wlxi5slm7brvx3s6dj2ak", event_type="article.updated", change=change
     )
     assert _readme_example("### Discord message") == build_message(event)
+
+
+def test_a_linked_report_with_long_lists_stays_within_the_field_limit() -> None:
+    """Found by the property test above: a long linked title (600 characters of link)
+    and both "only here / only there" lists (200 each) passed Discord's 1,024."""
+    url = "https://www.digitalhealth.net/2007/09/cerner-suspends/"
+    names = ("@everyone" * 10, "@everyone" * 12)
+    linked = tuple(
+        LinkedReport(url=url, title="é" * 2000, language=None, source_id="s", only_here=names,
+                     only_there=names)
+        for _ in range(2)
+    )  # fmt: skip
+    validate(build_message(make_event(linked=linked)))

@@ -158,7 +158,8 @@ def _fields(event: Event, caps: _Caps) -> list[dict[str, Any]]:
             there = fit(", ".join(report.only_there[:8]) or "-", 200)
             value += f"\nOnly here: {here} · only there: {there}"
         language = summary.language_name(report.language)
-        fields.append({"name": f"Same story in {language}", "value": value})
+        # The link (600) and both lists (200 each) with their labels can pass 1024.
+        fields.append({"name": f"Same story in {language}", "value": cut(value, MAX_FIELD_VALUE)})
     if event.also_seen_at and caps.also_seen:
         links = [_link(summary.host(u), u, 300) for u in event.also_seen_at[: caps.also_seen]]
         value = ""
