@@ -466,3 +466,32 @@ def test_an_embedded_tweet_ending_the_article_keeps_its_attribution() -> None:
     html = f"<body><article>{ARTICLE_PARAGRAPHS * 2}{tweet}</article></body>"
     article = extract(html, "https://x.org/a")
     assert article.paragraphs[-1].startswith("— Solidaires Étudiant-e-s Saint-Denis")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Related",
+        "À lire",
+        "Read the latest from Jane Doe",
+        "More articles by Jane Doe",
+        "Voir tous les articles de Jane Doe",
+        "This article contains affiliate links to products selected by our editors.",
+        "Rate this article",
+        "(Pas encore de note)",
+    ],
+)
+def test_lone_prompts_inside_an_article_are_boilerplate(line: str) -> None:
+    html = f"<body><article>{ENGLISH_PARAGRAPHS}<p>{line}</p>{ENGLISH_PARAGRAPHS}</article></body>"
+    article = extract(html, "https://x.org/a")
+    assert line not in article.paragraphs
+    assert len(article.paragraphs) == 6
+
+
+def test_a_rating_widget_is_told_by_its_class_beside_a_content_word() -> None:
+    """ "post-ratings" holds "post", a content word, but names a widget."""
+    widget = '<div class="post-ratings"><p>4.5 stars from 12 readers, thank you</p></div>'
+    html = f"<body><article>{ENGLISH_PARAGRAPHS}{widget}{ENGLISH_PARAGRAPHS}</article></body>"
+    article = extract(html, "https://x.org/a")
+    assert "4.5 stars from 12 readers, thank you" not in article.paragraphs
+    assert len(article.paragraphs) == 6

@@ -12,7 +12,9 @@
    of running prose (many function words, few links) count for, link lists and
    non-prose text count against. The article is the element whose blocks add up to the
    most: a tight container around the prose, wide enough to take in a body split by an
-   advert; a standfirst just above it (class "chapo", "intro", "lead"...) joins it.
+   advert; a standfirst just above it (class "chapo", "intro", "lead"..., or the
+   paragraph right under the headline, which the region read is widened to take in)
+   joins it.
 4. Class and id hints are believed only when they are credible: sites put "ad-portal",
    "paywall" or "sidebar" on the article itself, so when the hinted blocks hold most of
    the page's prose (and the page's <article> has none of its own elsewhere) the hints
