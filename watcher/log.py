@@ -52,22 +52,25 @@ def configure(
     stream: TextIO | None = None,
 ) -> None:
     """Set up structlog (and quiet the chatty stdlib loggers of our dependencies)."""
-    _last.update(level=level, json=json, stream=stream, secrets=list(secrets))
+    secrets = list(secrets)
+    _last.update(level=level, json=json, stream=stream, secrets=secrets)
     stream = stream or sys.stderr
     as_json = (not stream.isatty()) if json is None else json
     numeric = _LEVELS.get(level.lower(), logging.INFO)
-    processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+    shared: list[Any] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _Redactor(secrets),
     ]
+    renderer: Any
     if as_json:
-        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        renderer = structlog.processors.JSONRenderer()
+        tail: list[Any] = [structlog.processors.format_exc_info, renderer]
     else:
-        processors.append(structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        tail = [renderer]
     structlog.configure(
-        processors=processors,
+        processors=[structlog.contextvars.merge_contextvars, *shared, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
@@ -79,11 +82,30 @@ def configure(
         ("apscheduler", logging.WARNING),
     ):
         logging.getLogger(name).setLevel(max(floor, numeric))
-    logging.basicConfig(
-        level=max(numeric, logging.WARNING),
-        stream=stream,
-        format="%(levelname)s %(name)s: %(message)s",
+    # Our dependencies' stdlib records (apscheduler's "missed run", apprise's warnings)
+    # go through the same processors: one format on standard error (a log shipper reading
+    # JSON lines gets no odd line), and the same secret scrubbing.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *([structlog.processors.format_exc_info] if as_json else []),
+            renderer,
+        ],
     )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    # Only our own handler is replaced (a reload configures again): others, such as a
+    # test runner's, stay.
+    for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(old)
+    setattr(handler, _OURS, True)
+    root.addHandler(handler)
+    root.setLevel(max(numeric, logging.WARNING))
+
+
+_OURS = "_watcher_handler"
 
 
 # What configure() was last called with, so that a reload can change one thing.
