@@ -34,6 +34,11 @@ _FUNCTION_WORDS = {
         naar om maar dan nog wordt werd die dit zo uit over tot hij zij we ze""",
 }
 FUNCTION_WORDS = {lang: frozenset(words.split()) for lang, words in _FUNCTION_WORDS.items()}
+# Each function word's languages: counting a text's words once, not each language's list.
+_LANGUAGES_OF = {
+    word: tuple(lang for lang, vocabulary in FUNCTION_WORDS.items() if word in vocabulary)
+    for word in frozenset().union(*FUNCTION_WORDS.values())
+}
 _WORD = re.compile(r"[^\W\d_]+")
 # Scripts written without spaces between words: function-word counting does not apply.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
@@ -86,12 +91,14 @@ def detect_language(text: str) -> str | None:
     tokens = words(text[:2500])
     if len(tokens) < 8:
         return None
-    counts = Counter(tokens)
+    hits = dict.fromkeys(FUNCTION_WORDS, 0)
+    for word, count in Counter(tokens).items():
+        for lang in _LANGUAGES_OF.get(word, ()):
+            hits[lang] += count
     best, score = None, 0
-    for lang, vocabulary in FUNCTION_WORDS.items():
-        hits = sum(counts[w] for w in vocabulary if w in counts)
-        if hits > score:
-            best, score = lang, hits
+    for lang, n in hits.items():  # on a tie, the first language listed wins
+        if n > score:
+            best, score = lang, n
     return best if score >= max(3, len(tokens) * 0.12) else None
 
 
