@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run once check-config test check fmt lock bench-extraction bench-changes bench-delivery bench-backfill bench-soak bench-polling clean
+.PHONY: run once check-config test check fmt lock bench-extraction bench-changes bench-delivery bench-backfill bench-soak bench-polling bench-retention clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-changes: $(STAMP)  ## change detection on ../shared/corpus: false changes,
 
 bench-delivery: $(STAMP)  ## 10,000 events through the outbox to a flaky, then down, webhook receiver: lost, duplicates, retries
 	$(BIN)/python benchmarks/delivery.py $(BENCH_ARGS)
+
+bench-retention: $(STAMP)  ## how long a first retention pass over a 50,000-article archive holds the daemon
+	$(BIN)/python benchmarks/retention.py $(BENCH_ARGS)
 
 # A quick look: make bench-backfill BENCH_ARGS="--articles 2000 --sites 4 --skip-resume"
 bench-backfill: $(STAMP)  ## `watcher backfill` of a local 100,000-article archive, resumes, search, export

@@ -30,13 +30,13 @@ async def test_retention_runs_every_settings_retention_every(
     passes: list[RetentionSettings] = []
     three = asyncio.Event()
 
-    def prune(store: Store, retention: RetentionSettings, now: datetime) -> PruneReport:
+    async def prune(store: Store, retention: RetentionSettings, now: datetime) -> PruneReport:
         passes.append(retention)
         if len(passes) >= 3:
             three.set()
         return PruneReport(versions=0, events=0)
 
-    monkeypatch.setattr(daemon, "prune", prune)
+    monkeypatch.setattr(daemon, "prune_in_batches", prune)
     stop = asyncio.Event()
     async with Watcher(config.load(path), tmp_path / "state") as watcher:
         task = asyncio.create_task(watcher.run(stop, http=None))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -93,12 +95,12 @@ def test_unusable_state_directory_is_a_store_error(tmp_path: Path) -> None:
         Store.open(blocker / "state")
 
 
-def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store) -> None:
+def _five_versions(store: Store) -> None:
+    """One article with 5 versions (59 to 55 days old), each with a mention and an event:
+    2 delivered, 1 dead, 2 pending."""
     from datetime import timedelta
 
     from tests.factories import make_event
-    from watcher.config import Duration, RetentionSettings
-    from watcher.maintenance import prune
     from watcher.models import VendorMatch
 
     vendor = (VendorMatch("Oracle Health", ("Cerner",), ("Cerner.",)),)
@@ -116,6 +118,19 @@ def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store
     store.mark_sent("evt_1", "hook", NOW)
     store.mark_sent("evt_2", "hook", NOW)
     store.mark_failed("evt_3", "hook", error="HTTP 404", next_attempt_at=None)  # dead
+
+
+def _left(store: Store) -> tuple[list[int], list[int], set[str]]:
+    versions = [v.number for v in store.versions(1)]
+    mentioned = [row[0] for row in store.db.execute("SELECT version FROM mentions ORDER BY 1")]
+    return versions, mentioned, {row[0] for row in store.db.execute("SELECT id FROM events")}
+
+
+def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store) -> None:
+    from watcher.config import Duration, RetentionSettings
+    from watcher.maintenance import prune
+
+    _five_versions(store)
     retention = RetentionSettings(versions=2, events=Duration(30 * 86400))
     counted = prune(store, retention, NOW, dry_run=True)
     assert (counted.versions, counted.events) == (3, 2)
@@ -132,6 +147,45 @@ def test_retention_keeps_the_latest_versions_and_undelivered_events(store: Store
     assert aged.versions == 1 and [v.number for v in store.versions(1)] == [5]
     everything_old = RetentionSettings(versions=1, max_age=Duration(1))
     assert prune(store, everything_old, NOW).versions == 0  # the latest is never deleted
+
+
+def test_retention_in_small_transactions_deletes_the_same_rows(store: Store) -> None:
+    """Batch by batch (the daemon's way), each transaction deletes at most ``size``
+    rows of each kind, and the end result is the one-transaction result."""
+    _five_versions(store)
+    batches = list(
+        store.prune_batches(
+            keep_versions=2, versions_before=None, events_before=NOW - timedelta(days=30), size=2
+        )
+    )
+    assert [(b.versions, b.events) for b in batches] == [(2, 2), (1, 0)]
+    assert _left(store) == ([4, 5], [4, 5], {"evt_3", "evt_4", "evt_5"})
+
+
+async def test_the_daemons_retention_lets_the_event_loop_run_between_transactions(
+    store: Store,
+) -> None:
+    from watcher.config import Duration, RetentionSettings
+    from watcher.maintenance import prune_in_batches
+
+    _five_versions(store)
+    done, ticks = asyncio.Event(), 0
+
+    async def other_work() -> None:  # polling, delivery, the health endpoint
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    worker = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    retention = RetentionSettings(versions=1, events=Duration(30 * 86400))
+    report = await prune_in_batches(store, retention, NOW, size=1)
+    done.set()
+    await worker
+    assert (report.versions, report.events) == (4, 2)
+    assert ticks >= 5  # a turn of the loop after each transaction: 5 of one row or none
+    assert _left(store) == ([5], [5], {"evt_3", "evt_4", "evt_5"})
 
 
 def _with_sketch(store: Store, n: int, hashes: list[int]) -> int:

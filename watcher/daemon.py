@@ -34,7 +34,7 @@ from watcher.config import DigestConfig, Settings, SourceConfig
 from watcher.config import load as load_config
 from watcher.errors import ConfigError, WatcherError
 from watcher.fetch import Fetcher, make_client
-from watcher.maintenance import prune
+from watcher.maintenance import prune_in_batches
 from watcher.match import VendorMatcher
 from watcher.metrics import CONTENT_TYPE, Metrics
 from watcher.models import EventType, isoformat, utcnow
@@ -379,7 +379,7 @@ class Watcher:
     async def _maintain(self) -> None:
         """The retention pass (see settings.retention)."""
         try:
-            report = prune(self.store, self.settings.retention, utcnow())
+            report = await prune_in_batches(self.store, self.settings.retention, utcnow())
         except Exception:  # retention failing must not stop the daemon
             log.exception("retention.crashed")
             return

@@ -72,6 +72,31 @@ class PruneReport:
     events: int
 
 
+# Rows deleted per retention transaction: a few tens of milliseconds of writing.
+PRUNE_BATCH = 2_000
+# Delivered events: none of their deliveries is pending or dead.
+_OLD_EVENTS = (
+    "e.created_at < ? AND NOT EXISTS "
+    "(SELECT 1 FROM outbox o WHERE o.event_id = e.id AND o.status != 'sent')"
+)
+
+
+def _old_versions(keep: int, before: datetime | None) -> tuple[str | None, list[Any]]:
+    """The condition (on ``versions v JOIN articles a``) of versions retention deletes:
+    never an article's latest; beyond the latest ``keep`` or older than ``before``."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if keep > 0:
+        conditions.append("v.number <= a.version - ?")
+        params.append(keep)
+    if before is not None:
+        conditions.append("v.fetched_at < ?")
+        params.append(isoformat(before))
+    if not conditions:
+        return None, []
+    return f"v.number < a.version AND ({' OR '.join(conditions)})", params
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """One event for one sink, as ``watcher outbox`` lists it."""
@@ -737,51 +762,99 @@ class Store:
         dry_run: bool = False,
     ) -> PruneReport:
         """Delete old versions (never an article's latest) and delivered events (never
-        a pending or dead one), in one transaction; ``dry_run`` only counts them."""
-        conditions = []
-        params: list[Any] = []
-        if keep_versions > 0:
-            conditions.append("v.number <= a.version - ?")
-            params.append(keep_versions)
-        if versions_before is not None:
-            conditions.append("v.fetched_at < ?")
-            params.append(isoformat(versions_before))
-        old_versions = (
-            "SELECT v.id FROM versions v JOIN articles a ON a.id = v.article_id "
-            f"WHERE v.number < a.version AND ({' OR '.join(conditions)})"
-            if conditions
-            else None
-        )
-        old_events = (
-            "SELECT e.id FROM events e WHERE e.created_at < ? AND NOT EXISTS "
-            "(SELECT 1 FROM outbox o WHERE o.event_id = e.id AND o.status != 'sent')"
-        )
-        with self.db.atomic():
+        a pending or dead one); ``dry_run`` only counts them. See :meth:`prune_batches`."""
+        if dry_run:
+            versions_query, params = _old_versions(keep_versions, versions_before)
             versions = (
-                self.db.execute(f"SELECT count(*) FROM ({old_versions})", params).fetchone()[0]
-                if old_versions
+                self.db.execute(
+                    f"SELECT count(*) FROM versions v JOIN articles a ON a.id = v.article_id "
+                    f"WHERE {versions_query}",
+                    params,
+                ).fetchone()[0]
+                if versions_query
                 else 0
             )
             events = (
                 self.db.execute(
-                    f"SELECT count(*) FROM ({old_events})", [isoformat(events_before)]
+                    f"SELECT count(*) FROM events e WHERE {_OLD_EVENTS}", [isoformat(events_before)]
                 ).fetchone()[0]
                 if events_before is not None
                 else 0
             )
-            if dry_run:
-                return PruneReport(versions=versions, events=events)
-            if old_versions and versions:
-                self.db.execute(f"DELETE FROM versions WHERE id IN ({old_versions})", params)
-                self.db.execute(
-                    "DELETE FROM mentions WHERE NOT EXISTS (SELECT 1 FROM versions v "
-                    "WHERE v.article_id = mentions.article_id AND v.number = mentions.version)"
-                )
-            if events_before is not None and events:
-                cutoff = [isoformat(events_before)]
-                self.db.execute(f"DELETE FROM outbox WHERE event_id IN ({old_events})", cutoff)
-                self.db.execute(f"DELETE FROM events WHERE id IN ({old_events})", cutoff)
-        return PruneReport(versions=versions, events=events)
+            return PruneReport(versions=versions, events=events)
+        total = PruneReport(versions=0, events=0)
+        for batch in self.prune_batches(
+            keep_versions=keep_versions,
+            versions_before=versions_before,
+            events_before=events_before,
+        ):
+            total = PruneReport(total.versions + batch.versions, total.events + batch.events)
+        return total
+
+    def prune_batches(
+        self,
+        *,
+        keep_versions: int,
+        versions_before: datetime | None,
+        events_before: datetime | None,
+        size: int | None = None,
+    ) -> Iterator[PruneReport]:
+        """Delete what :meth:`prune` does, at most ``size`` versions and ``size`` events
+        per transaction, yielding what each deleted: a first pass over a large archive
+        deletes hundreds of thousands of rows, and the daemon's event loop (and a
+        backfill writing beside it) must not wait seconds for one transaction."""
+        size = size or PRUNE_BATCH
+        versions_query, params = _old_versions(keep_versions, versions_before)
+        cutoff = isoformat(events_before) if events_before is not None else None
+        after_version = after_event = 0  # rowid cursors: each row is looked at once
+        while versions_query or cutoff:
+            with self.db.atomic():
+                versions = 0
+                if versions_query:
+                    rows = self.db.execute(
+                        "SELECT v.id, v.article_id FROM versions v JOIN articles a "
+                        f"ON a.id = v.article_id WHERE v.id > ? AND {versions_query} "
+                        "ORDER BY v.id LIMIT ?",
+                        [after_version, *params, size],
+                    ).fetchall()
+                    if len(rows) < size:
+                        versions_query = None
+                    if rows:
+                        after_version = rows[-1][0]
+                        ids = json.dumps([row[0] for row in rows])
+                        articles = json.dumps(sorted({row[1] for row in rows}))
+                        self.db.execute(
+                            "DELETE FROM versions WHERE id IN (SELECT value FROM json_each(?))",
+                            [ids],
+                        )
+                        self.db.execute(
+                            "DELETE FROM mentions WHERE article_id IN "
+                            "(SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 "
+                            "FROM versions v WHERE v.article_id = mentions.article_id "
+                            "AND v.number = mentions.version)",
+                            [articles],
+                        )
+                    versions = len(rows)
+                events = 0
+                if cutoff:
+                    rows = self.db.execute(
+                        f"SELECT e.rowid, e.id FROM events e WHERE e.rowid > ? AND {_OLD_EVENTS} "
+                        "ORDER BY e.rowid LIMIT ?",
+                        [after_event, cutoff, size],
+                    ).fetchall()
+                    if len(rows) < size:
+                        cutoff = None
+                    if rows:
+                        after_event = rows[-1][0]
+                        ids = json.dumps([row[1] for row in rows])
+                        for table, column in (("outbox", "event_id"), ("events", "id")):
+                            self.db.execute(
+                                f"DELETE FROM {table} WHERE {column} IN "
+                                "(SELECT value FROM json_each(?))",
+                                [ids],
+                            )
+                    events = len(rows)
+            yield PruneReport(versions=versions, events=events)
 
     def vacuum(self) -> None:
         """Give the space of deleted rows back to the file system."""
