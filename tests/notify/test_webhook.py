@@ -95,6 +95,29 @@ async def test_refusals_are_delivery_errors_without_the_url(respx_mock: respx.Mo
     assert "T0K3N" not in str(caught.value) and "HTTP 503" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("status", "location", "retryable", "where"),
+    [
+        (301, "https://hooks.example/in/T0K3N", False, "to https://hooks.example/…"),
+        (308, "//new.example:8443/x?token=T0K3N", False, "to https://new.example:8443/…"),
+        (307, "/in/T0K3N/", True, "to https://hooks.example/…"),
+        (302, None, True, "redirected (sinks"),
+    ],
+)
+async def test_a_redirect_says_where_to_without_the_path(
+    respx_mock: respx.MockRouter, status: int, location: str | None, retryable: bool, where: str
+) -> None:
+    headers = {"Location": location} if location else {}
+    respx_mock.post(URL).respond(status, headers=headers)
+    with pytest.raises(DeliveryError) as caught:
+        await sink().send(make_event())
+    message = str(caught.value)
+    assert f"HTTP {status}, redirected" in message and where in message
+    assert "configure the URL it redirects to" in message
+    assert "T0K3N" not in message
+    assert caught.value.retryable is retryable
+
+
 async def test_network_errors_are_delivery_errors(respx_mock: respx.MockRouter) -> None:
     respx_mock.post(URL).mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(DeliveryError, match="ConnectError"):

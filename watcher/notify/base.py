@@ -48,11 +48,33 @@ def http_refusal(response: httpx.Response, what: str) -> DeliveryError | None:
     """The plain reading of an answer: 2xx is success, anything else is a refusal
     (retried by the outbox after ``Retry-After`` when the receiver sent one, unless
     retrying cannot help: then the event is parked as dead)."""
-    if response.status_code < 300:
+    status = response.status_code
+    if status < 300:
         return None
+    if status < 400:
+        return _redirect_refusal(response, what)
     return DeliveryError(
-        f"{what}: HTTP {response.status_code}",
-        retryable=retryable_status(response.status_code),
+        f"{what}: HTTP {status}",
+        retryable=retryable_status(status),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def _redirect_refusal(response: httpx.Response, what: str) -> DeliveryError:
+    """A receiver that redirects (often http:// to https://, or a moved endpoint).
+    Sinks do not follow redirects: the body is signed for one URL, and a receiver
+    could send it anywhere. The error says where to, by scheme and host only (a
+    path may carry a token); a permanent redirect is not retried."""
+    status = response.status_code
+    where = ""
+    location = response.headers.get("location")
+    if location:
+        target = response.url.join(location)
+        where = f" to {target.scheme}://{target.netloc.decode('ascii', 'replace')}/…"
+    return DeliveryError(
+        f"{what}: HTTP {status}, redirected{where} (sinks do not follow redirects: "
+        "configure the URL it redirects to)",
+        retryable=status not in {301, 308},
         retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
 
