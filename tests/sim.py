@@ -211,8 +211,8 @@ class SimSite:
     """The site's state; ``handle()`` answers one GET like a well-behaved server.
 
     Paths: ``/`` (home page announcing the feed), ``/feed.xml`` (the latest
-    ``feed_size`` articles), ``/news?page=N`` (paginated archive, ``page_size`` per
-    page), ``/sitemap.xml`` (an index of monthly ``/sitemaps/YYYY-MM.xml`` urlsets),
+    ``feed_size`` articles; ``/feed.xml?paged=N``: older ones, 404 past the last),
+    ``/news?page=N`` (paginated archive, ``page_size`` per page, 404 past the last), ``/sitemap.xml`` (an index of monthly ``/sitemaps/YYYY-MM.xml`` urlsets),
     ``/articles/SLUG`` and ``/robots.txt``.
     """
 
@@ -300,7 +300,14 @@ class SimSite:
                     return Response(404, {"Content-Type": "text/plain"}, b"not found")
                 return Response(200, {"Content-Type": "text/plain"}, self.robots.encode())
             query = path.partition("?")[2]
-            if bare == "/feed.xml":
+            if bare == "/feed.xml" and query.startswith("paged="):  # WordPress's feed pages
+                page, size = int(query.removeprefix("paged=") or 1), self.feed_size or 10
+                chunk = self.newest_first()[(page - 1) * size : page * size]
+                if page < 1 or (not chunk and page > 1):
+                    return Response(404, {"Content-Type": "text/plain"}, b"not found")
+                body = rss(self.title, self.base, chunk).encode()
+                content_type = "application/rss+xml; charset=utf-8"
+            elif bare == "/feed.xml":
                 body = rss(self.title, self.base, self.feed_articles()).encode()
                 content_type = "application/rss+xml; charset=utf-8"
             elif bare == "/":

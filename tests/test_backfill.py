@@ -152,9 +152,11 @@ async def test_max_articles_then_resume_fetches_nothing_twice(
     site: SimSite, write_config: Callable[[str], Path], tmp_path: Path
 ) -> None:
     settings = settings_for(write_config, site, history(LISTING, site))
-    request = Request(window=Window(since=SINCE), max_articles=12)
+    # 7 is not a multiple of the 4 articles read at once: the last batch is cut to fit.
+    request = Request(window=Window(since=SINCE), max_articles=7)
     (first,) = await backfill(settings, tmp_path / "state", request)
-    assert first.state == "limit" and first.stored >= 12
+    assert first.state == "limit" and first.stored == 7
+    assert len(stored_urls(tmp_path / "state")) == 7
     (second,) = await backfill(settings, tmp_path / "state", Request(window=Window(since=SINCE)))
     assert second.resumed and second.state == "done"
     hits = article_hits(site)
@@ -163,6 +165,33 @@ async def test_max_articles_then_resume_fetches_nothing_twice(
     (third,) = await backfill(settings, tmp_path / "state", Request(window=Window(since=SINCE)))
     assert third.state == "up to date" and third.pages == 0
     assert article_hits(site) == hits
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "{kind: listing, url: '__/news', archive: '__/news?page={n}'}",
+        "{kind: feed, url: '__/feed.xml', archive: '__/feed.xml?paged={n}'}",
+    ],
+    ids=["listing", "feed"],
+)
+async def test_an_archive_pattern_ends_at_the_first_page_not_found(
+    kind: str, site: SimSite, write_config: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """``?page={n}`` past the last page answers 404 (the sim, like WordPress): that is
+    the end of the archive, not a failure, and the next run finds it up to date."""
+    settings = settings_for(write_config, site, history(kind, site))
+    everything = Window(since=NOW - timedelta(days=3650))
+    (first,) = await backfill(settings, tmp_path / "state", Request(window=everything))
+    assert (first.state, first.error) == ("done", None)
+    assert stored_urls(tmp_path / "state") == in_window(site, everything.since or NOW)
+    last = len(site.articles) // (5 if "feed" in kind else 10) + 1  # 60 articles
+    assert any(
+        path.endswith(f"?page={last}") or path.endswith(f"?paged={last}")
+        for path, _ in site.requests
+    )
+    (again,) = await backfill(settings, tmp_path / "state", Request(window=everything))
+    assert again.state == "up to date"
 
 
 async def test_a_new_window_rewalks_the_index_but_skips_what_is_stored(

@@ -242,10 +242,13 @@ class Backfill:
         progress.outside += len(entries) - len(inside)
         entries = inside
         step = max(1, self.request.concurrency)
-        for start in range(0, len(entries), step):
+        start = 0
+        while start < len(entries):
             if self._stopping or self._reached_limit(progress):
                 return outcomes, False
-            chunk = entries[start : start + step]
+            # Never more at once than --max-articles still allows: each may be stored.
+            chunk = entries[start : start + max(1, min(step, self._room(progress)))]
+            start += len(chunk)
             done = await asyncio.gather(
                 *(_process_entry(self.ctx, source, e, baseline, report, history) for e in chunk)
             )
@@ -253,6 +256,11 @@ class Backfill:
                 _tally(progress, outcome)
             outcomes.extend(done)
         return outcomes, True
+
+    def _room(self, progress: Progress) -> int:
+        """How many more articles ``--max-articles`` lets this run store."""
+        cap = self.request.max_articles
+        return cap - progress.stored if cap is not None else self.request.concurrency
 
     def _reached_limit(self, progress: Progress, more: int = 0) -> bool:
         """``--max-articles``: stored (or, for a dry run, to fetch) in this run."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from watcher.errors import FetchError
 from watcher.models import Entry, Page, Poll
 
 if TYPE_CHECKING:
@@ -88,3 +89,10 @@ class SourceKind(Protocol):
         """Walk the source's past, newest first, from ``cursor`` (a previous page's
         ``cursor``) or from the start (``None``), one page at a time."""
         ...
+
+
+def past_the_end(error: FetchError, number: int) -> bool:
+    """Whether a failed page of a walk back in time is the end of the archive: an older
+    page (not the first) that is not found or gone. WordPress's ``page/{n}`` and
+    ``?paged={n}``, like most archive patterns, answer 404 past the last page."""
+    return number > 1 and error.status in (404, 410)

@@ -14,10 +14,10 @@ import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
 from watcher.encoding import decode_html
-from watcher.errors import ParseError
+from watcher.errors import FetchError, ParseError
 from watcher.models import Entry, Page, Poll
 from watcher.sources import register
-from watcher.sources.base import Fetch, HistoryPage, Window
+from watcher.sources.base import Fetch, HistoryPage, Window, past_the_end
 from watcher.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -120,7 +120,12 @@ class FeedSource:
         seen: set[str] = set()
         while url:
             seen.add(url)
-            page = await self._get(fetch, url, None, None)
+            try:
+                page = await self._get(fetch, url, None, None)
+            except FetchError as exc:
+                if past_the_end(exc, number):
+                    return
+                raise
             try:
                 entries, _warnings = parse_feed(
                     page.content, url=page.url, content_type=page.content_type

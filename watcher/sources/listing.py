@@ -13,10 +13,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from watcher.dates import parse_date
 from watcher.encoding import decode_html
-from watcher.errors import ParseError
+from watcher.errors import FetchError, ParseError
 from watcher.models import Entry, Page, Poll
 from watcher.sources import register
-from watcher.sources.base import Fetch, HistoryPage, Window
+from watcher.sources.base import Fetch, HistoryPage, Window, past_the_end
 from watcher.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -122,7 +122,12 @@ class ListingSource:
         url, number = (cursor["url"], int(cursor["n"])) if cursor else (self.config.url, 1)
         seen: set[str] = set()
         while url:
-            page = await self._get(fetch, url, None, None)
+            try:
+                page = await self._get(fetch, url, None, None)
+            except FetchError as exc:
+                if past_the_end(exc, number):
+                    return
+                raise
             entries, following = parse_listing(
                 page.content,
                 url=page.url,
