@@ -88,6 +88,23 @@ def test_shipped_config_is_valid() -> None:
         ),
         ("sources:\n  - id: a\n", 'sources.yaml:2: source "a": missing required key "url"'),
         (
+            "sources:\n  - id: a\n    url: https://${FEED_HOST}/feed\n",
+            'sources.yaml:3: source "a": url: ${FEED_HOST} is not set in the environment',
+        ),
+        (
+            "sources:\n  - id: a\n    url: https://a.example/feed\n"
+            "    history: {kind: sitemap, url: '${SITEMAP_URL}'}\n",
+            'sources.yaml:4: source "a": history: url: ${SITEMAP_URL} is not set in the environment',
+        ),
+        (
+            "sinks:\n  - id: hook\n    kind: webhook\n    url: not a url\n",
+            'sources.yaml:4: sink "hook": url must be an http(s) URL with a host',
+        ),
+        (
+            "sinks:\n  - id: s\n    kind: slack\n    url: hooks.slack.com/services/T/B/x\n",
+            'sources.yaml:4: sink "s": url must be an http(s) URL with a host',
+        ),
+        (
             "sources:\n  - id: Bad Id\n    url: https://a.example/\n",
             'sources.yaml:2: source "Bad Id": id must be lower-case',
         ),
@@ -126,6 +143,17 @@ def test_errors_name_file_line_and_field(write_config: Write, text: str, message
     with pytest.raises(ConfigError) as caught:
         load(write_config(text), env={})
     assert message in str(caught.value)
+    assert "not a url" not in str(caught.value)  # a sink URL is a secret, even a wrong one
+
+
+def test_source_urls_come_from_the_environment_too(write_config: Write) -> None:
+    text = (
+        "sources:\n  - id: a\n    url: https://${FEED_HOST}/feed\n"
+        "    history: {kind: sitemap, url: '${FEED_BASE:-https://a.example}/sitemap.xml'}\n"
+    )
+    (source,) = load(write_config(text), env={"FEED_HOST": "news.example"}).sources
+    assert source.url == "https://news.example/feed"
+    assert source.history is not None and source.history.url == "https://a.example/sitemap.xml"
 
 
 def test_every_error_is_reported_at_once(write_config: Write) -> None:

@@ -448,10 +448,10 @@ def _sources(raw: LineDict, defaults: LineDict, ctx: _Context) -> tuple[SourceCo
         options_cls: type[Any] = getattr(SOURCE_KINDS[kind], "Options")  # noqa: B009
         option_names = {f.name for f in dataclasses.fields(options_cls)}
         _unknown(item, _SOURCE_COMMON | option_names, where, ctx)
-        url = item.get("url")
+        url = _source_url(item, where, ctx)
         if "url" not in item:
             ctx.error(item.line, where, 'missing required key "url"')
-        elif not _valid_url(url):
+        elif url is not None and not _valid_url(url):
             ctx.error(item.line_of("url"), where, f"url must be an http(s) URL, not {url!r}")
         values = _fields(SourceConfig, _merge(defaults, item), where, ctx, only=_SOURCE_FIELDS)
         if values.get("interval", 1) <= 0:
@@ -475,6 +475,16 @@ def _sources(raw: LineDict, defaults: LineDict, ctx: _Context) -> tuple[SourceCo
     return tuple(out)
 
 
+def _source_url(item: LineDict, where: str, ctx: _Context) -> Any:
+    """A source's (or history's) ``url``, ``${NAME}`` replaced from the environment;
+    ``None`` (error reported) when a variable it needs is unset."""
+    try:
+        return _interpolate(item.get("url"), ctx, allow_missing=False)
+    except _Invalid as exc:
+        ctx.error(item.line_of("url"), where, f"url: {exc}")
+        return None
+
+
 def _history(
     item: LineDict, source: SourceConfig, where: str, ctx: _Context
 ) -> SourceConfig | None:
@@ -495,7 +505,9 @@ def _history(
     options_cls: type[Any] = getattr(SOURCE_KINDS[kind], "Options")  # noqa: B009
     option_names = {f.name for f in dataclasses.fields(options_cls)}
     _unknown(raw, {"kind", "url"} | option_names, where, ctx)
-    url = raw.get("url")
+    url = _source_url(raw, where, ctx)
+    if url is None:
+        return None
     if not _valid_url(url):
         ctx.error(raw.line_of("url"), where, f"url must be an http(s) URL, not {url!r}")
         return None
@@ -665,6 +677,10 @@ def _sinks(
                 continue
             ctx.error(item.line, where, f"enabled, but {names} not set in the environment")
             continue
+        url = getattr(options, "url", None)
+        if isinstance(url, Secret) and url.reveal() and not _valid_url(url.reveal()):
+            # Not quoted: a sink URL is a secret, even a mistyped one.
+            ctx.error(item.line_of("url"), where, "url must be an http(s) URL with a host")
         values = _fields(SinkConfig, item, where, ctx, only=filters)
         for key, known, what in (
             ("sources", source_ids, "source"),
