@@ -131,6 +131,36 @@ def test_once_polls_and_reports(write_config: Write, tmp_path: Path) -> None:
     assert "delivered: 1 sent, 0 to retry, 0 dead" in second.output
 
 
+def test_once_table_columns_line_up_whatever_the_status(
+    write_config: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from watcher.daemon import RunReport
+    from watcher.pipeline import SourceReport
+
+    async def run_once(self: object, *args: object, **kwargs: object) -> RunReport:
+        return RunReport(
+            sources=[
+                SourceReport("sim-sante", baseline=True, entries=3, counts={"new": 3}),
+                SourceReport(
+                    "broken", baseline=True, backing_off=datetime(2026, 11, 24, tzinfo=UTC)
+                ),
+                SourceReport("blocked", ok=False, state="blocked by bot protection"),
+            ]
+        )
+
+    monkeypatch.setattr("watcher.daemon.Watcher.run_once", run_once)
+    args = ["--config", str(write_config(CONFIG)), "--state", str(tmp_path / "state"), "once"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    header, *rows = [line for line in result.output.splitlines() if line[:1].strip()][:4]
+    end = header.index("entries") + len("entries")
+    assert [row[:end].split()[-1] for row in rows] == ["3", "0", "0"]
+    assert "backing off (baseline)" not in result.output
+    assert "blocked by bot protection" in rows[2]
+
+
 def _answer(site: SimSite, request: httpx.Request) -> httpx.Response:
     answer = site.handle(request.url.raw_path.decode(), dict(request.headers))
     return httpx.Response(answer.status, headers=answer.headers, content=answer.body)

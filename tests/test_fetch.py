@@ -310,6 +310,21 @@ async def test_unreadable_robots_txt_follows_rfc_9309(
             await fetcher.get(URL)
 
 
+async def test_an_unreachable_robots_txt_says_why(
+    respx_mock: respx.MockRouter, fetcher: Fetcher
+) -> None:
+    """A refused connection or a mistyped host name fails robots.txt first: the error
+    must say so, not only "robots.txt unreachable"."""
+    respx_mock.routes["robots"].mock(side_effect=httpx.ConnectError("Name or service not known"))
+    with pytest.raises(FetchError) as caught:
+        await fetcher.get(URL)
+    assert caught.value.reason == "robots_unavailable"
+    assert str(caught.value).startswith(
+        "robots.txt unreachable (cannot connect: Name or service not known): "
+        "nothing is fetched from this site until it answers"
+    )
+
+
 async def test_crawl_delay_from_robots_txt_spaces_requests(
     respx_mock: respx.MockRouter, fake_time: FakeTime
 ) -> None:

@@ -385,20 +385,20 @@ class Fetcher:
             rules = rules_from_response(status, body, clock=lambda: self._clock() - age)
             if age >= 0 and rules.expires > self._clock():
                 return rules
-        status, body = await self._ask_robots(origin)
+        status, body, error = await self._ask_robots(origin)
         if self._robots_store is not None:
             self._robots_store.save_robots_answer(origin, status, body, self._now())
-        return rules_from_response(status, body, clock=self._clock)
+        return rules_from_response(status, body, clock=self._clock, error=error)
 
-    async def _ask_robots(self, origin: str) -> tuple[int | None, bytes]:
-        """``GET /robots.txt``: its status (None: no answer) and body."""
+    async def _ask_robots(self, origin: str) -> tuple[int | None, bytes, str | None]:
+        """``GET /robots.txt``: its status (None: no answer), body, and why it failed."""
         try:
             page, _location = await self._polite_attempt(f"{origin}/robots.txt", {})
         except FetchError as exc:
-            return exc.status, b""
+            return exc.status, b"", str(exc)
         if page.status in _REDIRECTS:  # a redirected robots.txt: treated as absent
-            return 404, b""
-        return page.status, page.content[:MAX_BYTES]
+            return 404, b"", None
+        return page.status, page.content[:MAX_BYTES], None
 
     async def _polite_attempt(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
         host = self._host(url)

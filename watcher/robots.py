@@ -67,12 +67,20 @@ def agent_token(user_agent: str) -> str:
 
 
 def rules_from_response(
-    status: int | None, body: bytes, *, clock: Callable[[], float] = time.monotonic
+    status: int | None,
+    body: bytes,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    error: str | None = None,
 ) -> Rules:
-    """Rules from the answer to ``GET /robots.txt`` (``status`` None: no answer)."""
+    """Rules from the answer to ``GET /robots.txt`` (``status`` None: no answer, for
+    the reason ``error`` says: a refused connection, a name that does not resolve)."""
     now = clock()
     if status is None or status >= 500:
-        reason = "robots.txt unreachable" if status is None else f"robots.txt answered {status}"
+        if status is not None:
+            reason = f"robots.txt answered {status}"
+        else:  # the cause is the site's problem, and often the user's typo: say it
+            reason = f"robots.txt unreachable ({error})" if error else "robots.txt unreachable"
         return Rules(parser=None, blocked=reason, expires=now + ERROR_TTL)
     if status >= 400 or not body.strip():
         return Rules(parser=None, blocked=None, expires=now + TTL)

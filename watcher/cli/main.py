@@ -20,7 +20,13 @@ from watcher.config import HttpSettings, Settings, SourceConfig
 from watcher.daemon import DaemonLock, Watcher, serve
 from watcher.errors import ConfigError, WatcherError
 from watcher.models import isoformat
-from watcher.pipeline import Extraction, extract_bytes, extract_url, probe_sources
+from watcher.pipeline import (
+    Extraction,
+    SourceReport,
+    extract_bytes,
+    extract_url,
+    probe_sources,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -158,18 +164,13 @@ def once(opts: Options, source_ids: tuple[str, ...], force: bool) -> None:
 
     report = asyncio.run(go())
     width = max([6, *(len(s.source_id) for s in report.sources)])
-    columns = "status        entries  new  updated  unchanged  skipped  failed  events"
-    click.echo(f"{'source':<{width}}  {columns}")
-    for s in report.sources:
-        if s.backing_off:
-            status = "backing off"
-        elif not s.ok:
-            status = s.state or "error"
-        else:
-            status = "not modified" if s.not_modified else "ok"
-        status += " (baseline)" if s.baseline and s.ok else ""
+    statuses = [_once_status(s) for s in report.sources]
+    wide = max([13, *map(len, statuses)])
+    columns = "entries  new  updated  unchanged  skipped  failed  events"
+    click.echo(f"{'source':<{width}}  {'status':<{wide}} {columns}")
+    for s, status in zip(report.sources, statuses, strict=True):
         click.echo(
-            f"{s.source_id:<{width}}  {status:<13} {s.entries:>7} {s.count('new'):>4} "
+            f"{s.source_id:<{width}}  {status:<{wide}} {s.entries:>7} {s.count('new'):>4} "
             f"{s.count('updated'):>8} {s.count('unchanged'):>10} {s.count('skipped'):>8} "
             f"{s.count('failed'):>7} {s.events:>7}"
         )
@@ -182,6 +183,15 @@ def once(opts: Options, source_ids: tuple[str, ...], force: bool) -> None:
             )
     d = report.delivery
     click.echo(f"delivered: {d.sent} sent, {d.failed} to retry, {d.dead} dead")
+
+
+def _once_status(s: SourceReport) -> str:
+    if s.backing_off:
+        return "backing off"
+    if not s.ok:
+        return s.state or "error"
+    status = "not modified" if s.not_modified else "ok"
+    return status + (" (baseline)" if s.baseline else "")
 
 
 @cli.command()
