@@ -461,3 +461,12 @@ def test_check_builds_the_sinks(write_config: Write, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "sources.yaml" in result.output and 'sink "hook"' in result.output
     assert "whsec_" in result.output and "not-a-whsec-secret" not in result.output
+
+
+def test_run_grace_is_a_duration_like_in_the_config() -> None:
+    from watcher.config import parse_duration
+
+    assert [parse_duration(v) for v in ("10", "10s", "1m30s", "2.5")] == [10, 10, 90, 2.5]
+    result = CliRunner().invoke(cli, ["run", "--grace", "10x"])
+    assert result.exit_code == 2
+    assert "not a duration: '10x' (write e.g. 90s, 30m, 1h30m, 2d)" in result.output

@@ -140,6 +140,8 @@ async def test_status_shows_each_source_and_sink(running: Running) -> None:
     by_id = {s["id"]: s for s in body["sources"]}
     assert by_id["sim"]["state"] == "ok" and by_id["sim"]["articles"] == 1
     assert by_id["down"]["state"] == "unreachable" and "503" in by_id["down"]["last_error"]
+    # Both have a next poll: the healthy one's from the schedule, the failing one's backoff.
+    assert by_id["sim"]["next_poll_at"] and by_id["down"]["next_poll_at"]
     assert body["sinks"]["log"] == {
         "pending": 0, "dead": 0, "sent": 0, "oldest_pending_at": None,
     }  # fmt: skip

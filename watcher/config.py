@@ -852,6 +852,17 @@ def _duration(value: Any) -> Duration:
     return Duration(sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text)))
 
 
+def parse_duration(value: str) -> Duration:
+    """A duration as sources.yaml writes it (``90``, ``90s``, ``1h30m``...); ValueError."""
+    try:
+        return _duration(float(value) if _NUMBER.match(value) else value)
+    except _Invalid as exc:
+        raise ValueError(str(exc)) from None
+
+
+_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
+
+
 def _size(value: Any) -> ByteSize:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return ByteSize(value)

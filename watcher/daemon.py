@@ -402,6 +402,13 @@ class Watcher:
             replace_existing=True,
         )
 
+    def _next_run(self, source_id: str) -> datetime | None:
+        """When the scheduler will poll ``source_id`` next (a healthy source has no
+        backoff date of its own)."""
+        job = self._scheduler.get_job(source_id) if self._scheduler is not None else None
+        when = getattr(job, "next_run_time", None)
+        return when if isinstance(when, datetime) else None
+
     async def wait_polls(self, count: int) -> None:
         """Wait until ``count`` scheduled polls have finished (scripts and tests)."""
         async with self._polled:
@@ -502,7 +509,7 @@ class Watcher:
                     "state": row.state.state,
                     "failures": row.state.failures,
                     "last_ok_at": isoformat(row.state.last_ok_at),
-                    "next_poll_at": isoformat(row.state.next_poll_at),
+                    "next_poll_at": isoformat(row.state.next_poll_at or self._next_run(row.id)),
                     "last_error": row.state.last_error,
                     "articles": row.articles,
                 }

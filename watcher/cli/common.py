@@ -18,7 +18,7 @@ from rich.table import Table
 from watcher import config as config_module
 from watcher import log as log_module
 from watcher.backfill import moment
-from watcher.config import Settings
+from watcher.config import Settings, parse_duration
 from watcher.errors import ConfigError, WatcherError
 from watcher.store import DB_NAME, Store
 
@@ -59,6 +59,22 @@ class Moment(click.ParamType):  # type: ignore[type-arg]
             return value
         try:
             return moment(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DurationParam(click.ParamType):  # type: ignore[type-arg]
+    """Seconds, written as in sources.yaml: 10, 10s, 1m30s."""
+
+    name = "DURATION"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return float(parse_duration(str(value)))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 

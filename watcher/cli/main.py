@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from watcher import log as log_module
-from watcher.cli.common import Options, duration, handle_errors, optional_settings
+from watcher.cli.common import DurationParam, Options, duration, handle_errors, optional_settings
 from watcher.config import HttpSettings, Settings, SourceConfig
 from watcher.daemon import DaemonLock, Watcher, serve
 from watcher.errors import ConfigError, WatcherError
@@ -196,8 +196,8 @@ def _once_status(s: SourceReport) -> str:
 
 @cli.command()
 @click.option(
-    "--grace", type=float, envvar="WATCHER_GRACE",
-    help="Seconds in-flight work gets to finish on SIGTERM/SIGINT "
+    "--grace", type=DurationParam(), envvar="WATCHER_GRACE",
+    help="How long in-flight work gets to finish on SIGTERM/SIGINT, e.g. 10s or 1m "
     "(default: settings.service.grace, 10s; or $WATCHER_GRACE).",
 )  # fmt: skip
 @click.option(
