@@ -470,3 +470,23 @@ def test_run_grace_is_a_duration_like_in_the_config() -> None:
     result = CliRunner().invoke(cli, ["run", "--grace", "10x"])
     assert result.exit_code == 2
     assert "not a duration: '10x' (write e.g. 90s, 30m, 1h30m, 2d)" in result.output
+
+
+def test_extract_with_source_uses_its_allow_private(write_config: Write) -> None:
+    """A page on 127.0.0.1 is refused unless the named source allows private addresses."""
+    from tests.sim import serve_site
+
+    site = SimSite()
+    site.add(SimArticle("a1", "Rennes choisit Cerner", ["Le CHU de Rennes a choisi Cerner."]))
+    with serve_site(site) as base:
+        path = write_config(
+            f"sources:\n  - id: local\n    url: {base}/feed.xml\n    allow_private: true\n"
+        )
+        url = f"{base}/articles/a1"
+        named = CliRunner().invoke(
+            cli, ["--config", str(path), "extract", "--source", "local", url]
+        )
+        bare = CliRunner().invoke(cli, ["--config", str(path), "extract", url])
+    assert named.exit_code == 0, named.output
+    assert "Rennes choisit Cerner" in named.output
+    assert bare.exit_code != 0 and "private or loopback" in bare.output

@@ -597,11 +597,12 @@ def extract_bytes(
 
 
 async def extract_url(
-    url: str, http: HttpSettings, rules: ExtractRules | None = None
+    url: str, http: HttpSettings, rules: ExtractRules | None = None, *, allow_private: bool = False
 ) -> Extraction:
-    """Fetch one page politely (same client settings as the daemon) and extract it."""
+    """Fetch one page politely (same client settings as the daemon) and extract it
+    (``allow_private``: the source's, when one is named)."""
     async with make_client(http) as client:
-        page = await Fetcher(client, http).get(url)
+        page = await Fetcher(client, http).get(url, allow_private=allow_private)
     html, encoding = decode_html(page.content, page.content_type)
     return Extraction(
         article=extract(html, page.url, rules), url=page.url, encoding=encoding, status=page.status

@@ -289,12 +289,14 @@ def extract_command(
         watcher extract --source dsih --url https://www.dsih.fr/a page.html
     """
     settings = optional_settings(opts)
-    rules = settings.source(source_id).extract if (settings and source_id) else None
+    source = settings.source(source_id) if (settings and source_id) else None
+    rules = source.extract if source else None
     if source_id and settings is None:
         raise ConfigError(f"{opts.config}: --source needs a configuration file")
     http = settings.http if settings else HttpSettings()
     if target.startswith(("http://", "https://")):
-        result = asyncio.run(extract_url(target, http, rules))
+        allow = source.allow_private if source else False
+        result = asyncio.run(extract_url(target, http, rules, allow_private=allow))
     else:
         path = Path(target)
         try:
