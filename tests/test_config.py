@@ -88,6 +88,14 @@ def test_shipped_config_is_valid() -> None:
         ),
         ("sources:\n  - id: a\n", 'sources.yaml:2: source "a": missing required key "url"'),
         (
+            "sources:\n  - id: a\n    url:\n",
+            'sources.yaml:3: source "a": url must be an http(s) URL',
+        ),
+        (
+            "sources:\n  - id: a\n    url: https://a.example/feed\n    history: {kind: sitemap}\n",
+            'sources.yaml:4: source "a": history: url must be an http(s) URL',
+        ),
+        (
             "sources:\n  - id: a\n    url: https://${FEED_HOST}/feed\n",
             'sources.yaml:3: source "a": url: ${FEED_HOST} is not set in the environment',
         ),

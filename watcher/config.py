@@ -451,7 +451,7 @@ def _sources(raw: LineDict, defaults: LineDict, ctx: _Context) -> tuple[SourceCo
         url = _source_url(item, where, ctx)
         if "url" not in item:
             ctx.error(item.line, where, 'missing required key "url"')
-        elif url is not None and not _valid_url(url):
+        elif url is not _UNSET and not _valid_url(url):
             ctx.error(item.line_of("url"), where, f"url must be an http(s) URL, not {url!r}")
         values = _fields(SourceConfig, _merge(defaults, item), where, ctx, only=_SOURCE_FIELDS)
         if values.get("interval", 1) <= 0:
@@ -475,14 +475,17 @@ def _sources(raw: LineDict, defaults: LineDict, ctx: _Context) -> tuple[SourceCo
     return tuple(out)
 
 
+_UNSET = object()  # a url naming an unset variable (already reported)
+
+
 def _source_url(item: LineDict, where: str, ctx: _Context) -> Any:
     """A source's (or history's) ``url``, ``${NAME}`` replaced from the environment;
-    ``None`` (error reported) when a variable it needs is unset."""
+    ``_UNSET`` (error reported) when a variable it needs is unset."""
     try:
         return _interpolate(item.get("url"), ctx, allow_missing=False)
     except _Invalid as exc:
         ctx.error(item.line_of("url"), where, f"url: {exc}")
-        return None
+        return _UNSET
 
 
 def _history(
@@ -506,7 +509,7 @@ def _history(
     option_names = {f.name for f in dataclasses.fields(options_cls)}
     _unknown(raw, {"kind", "url"} | option_names, where, ctx)
     url = _source_url(raw, where, ctx)
-    if url is None:
+    if url is _UNSET:
         return None
     if not _valid_url(url):
         ctx.error(raw.line_of("url"), where, f"url must be an http(s) URL, not {url!r}")

@@ -3,7 +3,7 @@ sitemap) into article entries."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -91,8 +91,13 @@ class SourceKind(Protocol):
         ...
 
 
-def past_the_end(error: FetchError, number: int) -> bool:
-    """Whether a failed page of a walk back in time is the end of the archive: an older
-    page (not the first) that is not found or gone. WordPress's ``page/{n}`` and
+async def archive_page(fetching: Awaitable[Page], number: int) -> Page | None:
+    """Page ``number`` of a walk back in time, or None past the end of the archive: an
+    older page (not the first) that is not found or gone. WordPress's ``page/{n}`` and
     ``?paged={n}``, like most archive patterns, answer 404 past the last page."""
-    return number > 1 and error.status in (404, 410)
+    try:
+        return await fetching
+    except FetchError as exc:
+        if number > 1 and exc.status in (404, 410):
+            return None
+        raise

@@ -14,10 +14,10 @@ import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
 from watcher.encoding import decode_html
-from watcher.errors import FetchError, ParseError
+from watcher.errors import ParseError
 from watcher.models import Entry, Page, Poll
 from watcher.sources import register
-from watcher.sources.base import Fetch, HistoryPage, Window, past_the_end
+from watcher.sources.base import Fetch, HistoryPage, Window, archive_page
 from watcher.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -120,12 +120,9 @@ class FeedSource:
         seen: set[str] = set()
         while url:
             seen.add(url)
-            try:
-                page = await self._get(fetch, url, None, None)
-            except FetchError as exc:
-                if past_the_end(exc, number):
-                    return
-                raise
+            page = await archive_page(self._get(fetch, url, None, None), number)
+            if page is None:
+                return
             try:
                 entries, _warnings = parse_feed(
                     page.content, url=page.url, content_type=page.content_type

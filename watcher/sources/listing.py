@@ -13,10 +13,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from watcher.dates import parse_date
 from watcher.encoding import decode_html
-from watcher.errors import FetchError, ParseError
+from watcher.errors import ParseError
 from watcher.models import Entry, Page, Poll
 from watcher.sources import register
-from watcher.sources.base import Fetch, HistoryPage, Window, past_the_end
+from watcher.sources.base import Fetch, HistoryPage, Window, archive_page
 from watcher.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -122,12 +122,9 @@ class ListingSource:
         url, number = (cursor["url"], int(cursor["n"])) if cursor else (self.config.url, 1)
         seen: set[str] = set()
         while url:
-            try:
-                page = await self._get(fetch, url, None, None)
-            except FetchError as exc:
-                if past_the_end(exc, number):
-                    return
-                raise
+            page = await archive_page(self._get(fetch, url, None, None), number)
+            if page is None:
+                return
             entries, following = parse_listing(
                 page.content,
                 url=page.url,
