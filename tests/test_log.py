@@ -79,7 +79,7 @@ def test_a_reload_configures_again_without_doubling_lines() -> None:
 
     (line,) = _lines(stream)
     assert json.loads(line)["event"] == "once, ***"
-    assert sum(getattr(h, log_module._OURS, False) for h in logging.getLogger().handlers) == 1
+    assert sum(isinstance(h, log_module._Handler) for h in logging.getLogger().handlers) == 1
 
 
 def test_quiet_dependencies_stay_quiet_and_the_console_format_is_readable() -> None:

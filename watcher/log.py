@@ -93,19 +93,19 @@ def configure(
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _Handler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     # Only our own handler is replaced (a reload configures again): others, such as a
     # test runner's, stay.
-    for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)
-    setattr(handler, _OURS, True)
     root.addHandler(handler)
     root.setLevel(max(numeric, logging.WARNING))
 
 
-_OURS = "_watcher_handler"
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler :func:`configure` installs (and replaces when called again)."""
 
 
 # What configure() was last called with, so that a reload can change one thing.
