@@ -432,6 +432,17 @@ async def test_robots_answers_outlive_the_fetcher_until_they_expire(
         now[0] += timedelta(minutes=2)
         await run("https://news.example/g")
         assert robots.call_count == 4
+
+        # No answer at all: the next run, reading the stored answer, still says why.
+        robots.mock(side_effect=httpx.ConnectError("All connection attempts failed"))
+        now[0] += timedelta(days=2)
+        for page in ("h", "i"):
+            with pytest.raises(FetchError) as caught:
+                await run(f"https://news.example/{page}")
+            assert "robots.txt unreachable (cannot connect: All connection attempts failed)" in (
+                str(caught.value)
+            )
+        assert robots.call_count == 5
     finally:
         store.close()
 

@@ -382,12 +382,20 @@ class Fetcher:
             status, body, fetched_at = stored
             age = (self._now() - fetched_at).total_seconds()
             # As if answered ``age`` seconds ago: it expires when it would have.
-            rules = rules_from_response(status, body, clock=lambda: self._clock() - age)
+            rules = rules_from_response(
+                status,
+                body,
+                clock=lambda: self._clock() - age,
+                error=body.decode("utf-8", "replace") if status is None and body else None,
+            )
             if age >= 0 and rules.expires > self._clock():
                 return rules
         status, body, error = await self._ask_robots(origin)
         if self._robots_store is not None:
-            self._robots_store.save_robots_answer(origin, status, body, self._now())
+            # No answer has no body: why there was none is kept in its place, so that the
+            # next run (cron's ``watcher once``) still says why the site is unreachable.
+            kept = error.encode() if status is None and error else body
+            self._robots_store.save_robots_answer(origin, status, kept, self._now())
         return rules_from_response(status, body, clock=self._clock, error=error)
 
     async def _ask_robots(self, origin: str) -> tuple[int | None, bytes, str | None]:

@@ -102,6 +102,7 @@ async def test_refusals_are_delivery_errors_without_the_url(respx_mock: respx.Mo
         (308, "//new.example:8443/x?token=T0K3N", False, "to https://new.example:8443/…"),
         (307, "/in/T0K3N/", True, "to https://hooks.example/…"),
         (302, None, True, "redirected (sinks"),
+        (301, "https://user:T0K3N@hooks.example/", False, "to https://hooks.example/…"),
     ],
 )
 async def test_a_redirect_says_where_to_without_the_path(
