@@ -472,6 +472,24 @@ def test_run_grace_is_a_duration_like_in_the_config() -> None:
     assert "not a duration: '10x' (write e.g. 90s, 30m, 1h30m, 2d)" in result.output
 
 
+def test_run_on_a_taken_port_says_so_and_exits(write_config: Write, tmp_path: Path) -> None:
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        argv = ["--config", str(write_config(CONFIG)), "--state", str(tmp_path / "state")]
+        result = CliRunner().invoke(cli, [*argv, "run", "--http-port", str(port)])
+    finally:
+        holder.close()
+    assert result.exit_code == 1
+    assert f"error: cannot answer /healthz, /readyz, /metrics and /status on 127.0.0.1:{port}" in (
+        result.output
+    )
+
+
 def test_extract_with_source_uses_its_allow_private(write_config: Write) -> None:
     """A page on 127.0.0.1 is refused unless the named source allows private addresses."""
     from tests.sim import serve_site

@@ -11,6 +11,7 @@ import pytest
 from watcher import config, daemon
 from watcher.config import RetentionSettings
 from watcher.daemon import Watcher
+from watcher.errors import WatcherError
 from watcher.store import PruneReport, Store
 
 CONFIG = """
@@ -66,3 +67,24 @@ async def test_a_reload_reschedules_retention(tmp_path: Path) -> None:
         finally:
             stop.set()
             await task
+
+
+async def test_a_taken_port_stops_the_start_before_any_poll(tmp_path: Path) -> None:
+    """Another process on the endpoints' port: the daemon says so and does not start
+    (a daemon running blind would fail Docker's health check with no reason given)."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        CONFIG + "sources:\n  - {id: a, kind: feed, url: 'http://127.0.0.1:9/feed.xml'}\n"
+    )
+    holder = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = holder.sockets[0].getsockname()[1]
+    try:
+        async with Watcher(config.load(path), tmp_path / "state") as watcher:
+            with pytest.raises(WatcherError) as caught:
+                await watcher.run(asyncio.Event(), http=("127.0.0.1", port))
+            assert watcher.polls_done == 0 and not watcher.running.is_set()
+    finally:
+        holder.close()
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message and "address already in use" in message.lower()
+    assert "service.port" in message and "--http-port" in message

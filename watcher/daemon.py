@@ -341,11 +341,21 @@ class Watcher:
         ``grace`` (default: settings.service.grace) is how long in-flight work may
         finish once stopping; ``http`` is where the endpoints listen (port 0: any free
         port), ``None`` for no endpoints; by default settings.service says (its port
-        0 meaning none)."""
+        0 meaning none). Raises :class:`WatcherError`, before any poll, when the
+        endpoints cannot listen there."""
         grace = float(self.settings.service.grace) if grace is None else grace
         if http == "settings":
             service_settings = self.settings.service
             http = (service_settings.host, service_settings.port) if service_settings.port else None
+        # First: a port another process holds stops the start, before any poll.
+        service = await self._start_service(*http) if http is not None else None
+        try:
+            await self._run(stop, grace)
+        finally:
+            if service is not None:
+                await service.aclose()
+
+    async def _run(self, stop: asyncio.Event, grace: float) -> None:
         scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler = scheduler
         sources = self.select_sources()
@@ -354,7 +364,6 @@ class Watcher:
         scheduler.start()
         self.started_at = utcnow()
         self._schedule_retention()
-        service = await self._start_service(*http) if http is not None else None
         delivery = asyncio.create_task(self._delivery_loop(stop), name="delivery")
         log.info("daemon.started", sources=len(sources), sinks=list(self.sinks))
         self.running.set()
@@ -370,8 +379,6 @@ class Watcher:
                 await asyncio.wait_for(delivery, timeout=grace)
             except TimeoutError:
                 log.warning("daemon.delivery_cancelled")
-            if service is not None:
-                await service.aclose()
             self._scheduler = None
             self.running.clear()
             log.info("daemon.stopped")
@@ -429,7 +436,7 @@ class Watcher:
             replace_existing=True,
         )
 
-    async def _start_service(self, host: str, port: int) -> Service | None:
+    async def _start_service(self, host: str, port: int) -> Service:
         service = Service(
             {
                 "/healthz": self._healthz,
@@ -443,9 +450,14 @@ class Watcher:
         try:
             await service.start()
         except OSError as exc:
-            # The daemon still does its job; the health check will say it cannot see it.
-            log.error("service.unavailable", host=host, port=port, error=str(exc))
-            return None
+            # Refused rather than run blind: Docker's health check would only say
+            # "unhealthy", and a second daemon's polls would go unnoticed.
+            reason = exc.strerror or str(exc)
+            raise WatcherError(
+                f"cannot answer /healthz, /readyz, /metrics and /status on {host}:{port} "
+                f"({reason}): choose another port with service.port in the config, "
+                "--http-port or $WATCHER_HTTP_PORT (0: no endpoints)"
+            ) from None
         self.service = service
         return service
 
