@@ -30,6 +30,7 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 
 from watcher.config import HttpSettings
 from watcher.errors import FetchError
+from watcher.hostpool import HostPools
 from watcher.models import Page, utcnow
 from watcher.robots import (
     MAX_BYTES,
@@ -48,21 +49,31 @@ _TRANSIENT_REASONS = frozenset({"timeout", "connect", "network", "http_status"})
 # A Retry-After longer than this is not waited for inside one poll: the source's health
 # bookkeeping backs off instead.
 _MAX_INLINE_RETRY_AFTER = 60.0
+# Hosts whose connections are kept open between requests (see watcher.hostpool): about
+# two sockets each at most, under a default limit of 1,024 open files.
+MAX_POOLED_HOSTS = 256
 
 
 def make_client(http: HttpSettings) -> httpx.AsyncClient:
     """The one client every fetch goes through (explicit timeouts and pool limits)."""
+    tls = httpx.create_ssl_context()  # one for every pool: loading the CAs takes ~30 ms
+    pooled = 2 * max(http.concurrency, 1)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(float(http.timeout), connect=float(http.connect_timeout)),
-        # Both limits equal: httpcore 1.0 closes an idle connection whenever the pool
-        # holds more connections (idle or not) than max_keepalive_connections, so a lower
-        # keep-alive limit reconnected for almost every request. Not larger: that same
-        # check is quadratic in pooled connections, and a pool of 256 tripled the CPU of
-        # benchmarks/polling.py's first pass.
-        limits=httpx.Limits(
-            max_connections=2 * max(http.concurrency, 1),
-            max_keepalive_connections=2 * max(http.concurrency, 1),
-        ),
+        verify=tls,
+        # Every URL goes to a pool of its own host (watcher.hostpool says why), except
+        # where the environment names a proxy: httpx mounts those (HTTP_PROXY,
+        # HTTPS_PROXY, ALL_PROXY) on the more specific "http://" and "https://", and
+        # NO_PROXY hosts on the default transport below.
+        mounts={
+            "all://": HostPools(
+                per_host=http.per_host, max_hosts=max(MAX_POOLED_HOSTS, pooled), ssl_context=tls
+            )
+        },
+        # The default transport (proxies, NO_PROXY hosts): both limits equal, because
+        # httpcore 1.0 closes an idle connection whenever the pool holds more
+        # connections (idle or not) than max_keepalive_connections.
+        limits=httpx.Limits(max_connections=pooled, max_keepalive_connections=pooled),
         headers={
             "User-Agent": http.user_agent,
             # Only what _Inflater can decode with a size guard.
