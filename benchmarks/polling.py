@@ -33,6 +33,11 @@ c. **urlwatch** (unless ``--skip-urlwatch``): one ``url`` job per article page (
 d. **steady state** at ``--steady-sources`` sources (unless ``--skip-steady``): a first
    pass with ``--steady-articles`` articles each, then ``--steady-passes`` no-change
    passes; the peak RSS of each is reported.
+e. **floor** (unless ``--skip-floor``; run after c, before d): ``benchmarks/floor.py``
+   fetches the same article pages with a bare ``httpx.AsyncClient`` (watcher's
+   concurrency and pool limits, nothing but the GET), then again parsing each page with
+   lexbor. Not a target: the most pages per CPU second any client built on httpx (and
+   selectolax) can read here, to hold the first-pass target against.
 
 Measures, per run: wall time (``time.perf_counter`` around the subprocess), CPU time
 and peak RSS of the child (user + system time and ``ru_maxrss`` from ``os.wait4``, the
@@ -51,7 +56,8 @@ Run it with ``make bench-polling`` (options in ``BENCH_ARGS="..."``) or directly
 
     .venv/bin/python benchmarks/polling.py [--sources 200] [--articles 50]
         [--steady-sources 2000] [--steady-articles 50] [--steady-passes 2]
-        [--skip-urlwatch] [--skip-steady] [--seed 0] [--json FILE] [--check] [--keep DIR]
+        [--skip-urlwatch] [--skip-steady] [--skip-floor] [--seed 0] [--json FILE] [--check]
+        [--keep DIR]
 
 urlwatch is a benchmark-only extra (``requirements/bench.txt``). Nothing leaves
 127.0.0.1.
@@ -82,6 +88,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 3 * 3600.0
+FLOOR_GET = "floor: bare httpx GET"
+FLOOR_PARSE = "floor: bare httpx GET + lexbor parse"
 # Runs a command and writes the resources it used (os.wait4) to a file as JSON. A child
 # forked from this benchmark's big process would inherit its peak RSS (Linux keeps the
 # high-water mark of the image an exec replaces); forked from this small launcher
@@ -255,6 +263,10 @@ class Bench:
         run.stored = stored_articles(state)
         return run
 
+    def floor(self, name: str, urls: Path, *, parse: bool) -> Run:
+        argv = [sys.executable, str(REPO / "benchmarks" / "floor.py"), str(urls)]
+        return self.child(name, "floor", [*argv, "--parse"] if parse else argv, dict(os.environ))
+
     def urlwatch(self, name: str, jobs: Path) -> Run:
         home = self.work / "urlwatch"
         home.mkdir(exist_ok=True)
@@ -308,15 +320,20 @@ def polling(args: argparse.Namespace, report: Report, work: Path, progress: Any)
         bench.watcher("watcher no-change pass", config, state)
         recheck = write_watcher_config(work / "recheck.yaml", bases, recheck_every="0s")
         bench.watcher("watcher no-change pass, all re-checked", recheck, state)
+        urls = [
+            f"{site.base}/articles/{site.article(n).slug}"
+            for site in web.sites
+            for n in range(args.articles)
+        ]
         if not args.skip_urlwatch:
-            urls = [
-                f"{site.base}/articles/{site.article(n).slug}"
-                for site in web.sites
-                for n in range(args.articles)
-            ]
             jobs = write_urlwatch_jobs(work / "urls.yaml", urls)
             bench.urlwatch("urlwatch first pass", jobs)
             bench.urlwatch("urlwatch no-change pass", jobs)
+        if not args.skip_floor:
+            listed = work / "urls.txt"
+            listed.write_text("".join(f"{url}\n" for url in urls))
+            bench.floor(FLOOR_GET, listed, parse=False)
+            bench.floor(FLOOR_PARSE, listed, parse=True)
 
 
 def steady(args: argparse.Namespace, report: Report, work: Path, progress: Any) -> None:
@@ -395,6 +412,14 @@ def render(report: Report) -> str:
             f"watcher first pass: {first.pages / first.wall:,.0f} articles per second (wall), "
             f"{first.pages_per_cpu:,.0f} per CPU second; {first.stored:,} articles stored.",
         ]
+    u_first = report.run("urlwatch first pass")
+    floors = [r for r in (report.run(FLOOR_GET), report.run(FLOOR_PARSE)) if r and r.pages]
+    if u_first and u_first.pages_per_cpu and floors:
+        lines += [""] + [
+            f"{r.name}: {r.pages_per_cpu / u_first.pages_per_cpu:.1f}x urlwatch's first pass "
+            "in pages per CPU second (the most any httpx client could reach here)."
+            for r in floors
+        ]
     if report.targets:
         lines += ["", "| target | goal | measured | |", "|---|---|---:|---|"]
         for t in report.targets:
@@ -416,6 +441,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--steady-passes", type=int, default=2, help="no-change passes of run d")
     parser.add_argument("--skip-urlwatch", action="store_true", help="no urlwatch runs (c)")
     parser.add_argument("--skip-steady", action="store_true", help="no steady-state runs (d)")
+    parser.add_argument("--skip-floor", action="store_true", help="no bare-client runs (e)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated web")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
