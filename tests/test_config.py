@@ -175,6 +175,47 @@ def test_every_error_is_reported_at_once(write_config: Write) -> None:
     assert lines[0].startswith("sources.yaml:3:") and lines[1].startswith("sources.yaml:6:")
 
 
+def test_a_sink_kind_s_own_rules_are_reported_with_the_other_errors(
+    write_config: Write,
+) -> None:
+    """A bad webhook secret, a Discord role that is not an id and an Apprise URL Apprise
+    cannot use come in the same list as a bad source, each at its own line (they used
+    to come one at a time, once everything else was right, in another format)."""
+    pytest.importorskip("apprise")
+    text = (
+        "sources:\n  - id: a\n    url: nope\n"  # 3
+        "sinks:\n"
+        "  - id: hook\n    kind: webhook\n    url: https://hooks.example/x\n"
+        "    secret: whsec_not base64!\n"  # 8
+        "  - id: chat\n    kind: discord\n    url: https://discord.example/api/webhooks/1/t\n"
+        "    mention_roles: ['@admins']\n"  # 12
+        "  - id: phones\n    kind: apprise\n    urls:\n"
+        "      - json://localhost/x\n      - nosuchservice://token@host/x\n"  # 17
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(write_config(text), env={})
+    assert str(caught.value).splitlines() == [
+        "sources.yaml:3: source \"a\": url must be an http(s) URL, not 'nope'",
+        'sources.yaml:8: sink "hook": secret: a webhook secret must be whsec_ followed by base64',
+        "sources.yaml:12: sink \"chat\": mention_roles: '@admins' is not a role id "
+        "(digits, from Copy Role ID)",
+        'sources.yaml:17: sink "phones": urls[1]: not one URL Apprise can use '
+        "(service 'nosuchservice'; see https://appriseit.com/services/)",
+    ]
+
+
+def test_a_previous_webhook_secret_needs_a_current_one(write_config: Write) -> None:
+    text = (
+        "sinks:\n  - id: hook\n    kind: webhook\n    url: https://hooks.example/x\n"
+        "    previous_secret: whsec_c2VjcmV0\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(write_config(text), env={})
+    assert str(caught.value) == (
+        'sources.yaml:5: sink "hook": previous_secret: needs a secret as well (the new one)'
+    )
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such configuration file"):
         load(tmp_path / "absent.yaml")

@@ -684,6 +684,10 @@ def _sinks(
         if isinstance(url, Secret) and url.reveal() and not _valid_url(url.reveal()):
             # Not quoted: a sink URL is a secret, even a mistyped one.
             ctx.error(item.line_of("url"), where, "url must be an http(s) URL with a host")
+        problems = getattr(SINK_KINDS[kind], "problems", None)  # the kind's own rules
+        if options is not None and problems is not None and len(ctx.errors) == errors_before:
+            for key, message in problems(options):
+                ctx.error(_key_line(item, key), where, f"{key}: {message}")
         values = _fields(SinkConfig, item, where, ctx, only=filters)
         for key, known, what in (
             ("sources", source_ids, "source"),
@@ -713,6 +717,15 @@ def _sinks(
             )
         )
     return tuple(out)
+
+
+def _key_line(item: LineDict, key: str) -> int:
+    """The line of ``key`` in ``item``, or of ``key[i]``'s item."""
+    name, _, index = key.partition("[")
+    value = item.get(name)
+    if index.rstrip("]").isdigit() and isinstance(value, LineList):
+        return value.line_of(int(index.rstrip("]")))
+    return item.line_of(name)
 
 
 # --- generic field coercion ----------------------------------------------------------

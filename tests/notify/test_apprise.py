@@ -197,7 +197,7 @@ def test_without_the_extra_the_error_says_how_to_install_it(
     with pytest.raises(ConfigError) as caught:
         sink("one")
     assert str(caught.value) == (
-        'sink "phones" (line 7): kind "apprise" needs the apprise extra: '
+        'sink "phones" (line 7): kind: "apprise" needs the apprise extra: '
         "pip install 'watcher[apprise]'"
     )
 

@@ -151,5 +151,5 @@ async def test_rotation_signs_with_both_secrets_until_the_old_one_goes(
 
 
 def test_a_previous_secret_alone_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="previous_secret needs a secret"):
+    with pytest.raises(ConfigError, match="previous_secret: needs a secret as well"):
         sink(secret=None, previous=OLD_SECRET)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,9 +20,10 @@ import httpx
 import structlog
 
 from watcher.config import Duration, Secret
-from watcher.errors import ConfigError, DeliveryError
+from watcher.errors import DeliveryError
 from watcher.models import Event
 from watcher.notify import register, summary
+from watcher.notify.base import refuse_problems
 from watcher.notify.summary import cut
 
 if TYPE_CHECKING:
@@ -112,15 +114,20 @@ def build_text(event: Event) -> tuple[str, str]:
     return title, summary.printable(body)
 
 
-def _import_apprise(config: SinkConfig) -> Any:
+def _apprise() -> Any | None:
+    """The apprise module, or None without the extra."""
     try:
         import apprise
     except ImportError:
-        raise ConfigError(
-            f'sink "{config.id}" (line {config.line}): kind "apprise" needs the apprise '
-            "extra: pip install 'watcher[apprise]'"
-        ) from None
+        return None
     return apprise
+
+
+def _target(apprise: Any, url: str) -> Any | None:
+    """One Apprise object for ``url``, or None when Apprise cannot use it."""
+    _SCRUBBER.add(url)  # before Apprise first sees it: it may log it
+    target = apprise.Apprise()
+    return target if target.add(url) and len(target) == 1 else None
 
 
 @register
@@ -152,23 +159,33 @@ class AppriseSink:
         self.config = config
         self.options: AppriseSink.Options = config.options
         self._what = f"apprise {config.id}"
-        where = f'sink "{config.id}" (line {config.line})'
-        apprise = _import_apprise(config)
-        if not self.options.urls:
-            raise ConfigError(f"{where}: urls: give at least one Apprise URL")
-        self._targets: list[tuple[str, Any]] = []
-        for index, secret in enumerate(self.options.urls):
-            url = secret.reveal()
-            _SCRUBBER.add(url)  # before Apprise first sees it: it may log it
-            target = apprise.Apprise()
-            if not target.add(url) or len(target) != 1:
-                raise ConfigError(
-                    f"{where}: urls[{index}]: not one URL Apprise can use "
-                    f"(service {scheme(url)!r}; see https://appriseit.com/services/)"
-                )
-            self._targets.append((f"urls[{index}] ({scheme(url)})", target))
+        refuse_problems(config, self.problems(self.options))
+        apprise = _apprise()
+        assert apprise is not None  # a problem otherwise
+        self._targets: list[tuple[str, Any]] = [
+            (f"urls[{index}] ({scheme(secret.reveal())})", _target(apprise, secret.reveal()))
+            for index, secret in enumerate(self.options.urls)
+        ]
         self._format = apprise.NotifyFormat.TEXT
         self._delivered: OrderedDict[str, set[int]] = OrderedDict()
+
+    @classmethod
+    def problems(cls, options: AppriseSink.Options) -> Iterator[tuple[str, str]]:
+        apprise = _apprise()
+        if apprise is None:
+            yield "kind", "\"apprise\" needs the apprise extra: pip install 'watcher[apprise]'"
+            return
+        if not options.urls:
+            yield "urls", "give at least one Apprise URL"
+        for index, secret in enumerate(options.urls):
+            if _target(apprise, secret.reveal()) is None:
+                yield (
+                    f"urls[{index}]",
+                    (
+                        f"not one URL Apprise can use (service {scheme(secret.reveal())!r}; "
+                        "see https://appriseit.com/services/)"
+                    ),
+                )
 
     async def _notify(self, label: str, target: Any, title: str, body: str) -> bool:
         # A thread that outlives the timeout cannot be stopped: it may still deliver,

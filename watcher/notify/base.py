@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import httpx
 
-from watcher.errors import DeliveryError
+from watcher.errors import ConfigError, DeliveryError
 from watcher.fetch import parse_retry_after
 from watcher.models import Event
 
@@ -26,6 +26,10 @@ class Sink(Protocol):
 
     ``send`` raises :class:`~watcher.errors.DeliveryError` when the receiver did not
     take the event; the outbox then retries it later with backoff.
+
+    A kind whose options have rules of their own (a secret's format, ids) gives them in
+    a class method ``problems(options)`` yielding ``(key, message)`` pairs: the config
+    reports them with the others, at the key's line (``key`` may be ``urls[1]``).
     """
 
     kind: ClassVar[str]
@@ -33,6 +37,13 @@ class Sink(Protocol):
     def __init__(self, config: SinkConfig, client: httpx.AsyncClient) -> None: ...
 
     async def send(self, event: Event) -> None: ...
+
+
+def refuse_problems(config: SinkConfig, problems: Iterable[tuple[str, str]]) -> None:
+    """For a sink built without :func:`watcher.config.load` (which reports these
+    itself): its first problem as a ConfigError."""
+    for key, message in problems:
+        raise ConfigError(f'sink "{config.id}" (line {config.line}): {key}: {message}')
 
 
 # How a sink reads a receiver's answer: None when it took the event, else the error.

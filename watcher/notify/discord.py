@@ -6,18 +6,18 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from watcher.config import Duration, Secret
-from watcher.errors import ConfigError, DeliveryError
+from watcher.errors import DeliveryError
 from watcher.fetch import parse_retry_after
 from watcher.models import Event, isoformat
 from watcher.notify import register, summary
-from watcher.notify.base import post, retryable_status
+from watcher.notify.base import post, refuse_problems, retryable_status
 from watcher.notify.pacing import Pacer
 from watcher.notify.summary import cut
 
@@ -314,16 +314,17 @@ class DiscordSink:
         self.options: DiscordSink.Options = config.options
         self._client = client
         self._what = f"discord {config.id}"
-        for role in self.options.mention_roles:
-            if not _ROLE_ID.match(role):
-                raise ConfigError(
-                    f'sink "{config.id}" (line {config.line}): mention_roles: '
-                    f"{role!r} is not a role id (digits, from Copy Role ID)"
-                )
+        refuse_problems(config, self.problems(self.options))
         # wait=true: Discord answers once the message exists, or says why it does not.
         url = httpx.URL(self.options.url.reveal())
         self._url = str(url.copy_merge_params({"wait": "true"}))
         self._pacer = Pacer(0.0, what=self._what, clock=clock, sleep=sleep)
+
+    @classmethod
+    def problems(cls, options: DiscordSink.Options) -> Iterator[tuple[str, str]]:
+        for role in options.mention_roles:
+            if not _ROLE_ID.match(role):
+                yield "mention_roles", f"{role!r} is not a role id (digits, from Copy Role ID)"
 
     def _refusal(self, response: httpx.Response, what: str) -> DeliveryError | None:
         # Pause before the next request when the bucket is empty, or when told to wait.

@@ -8,17 +8,16 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import httpx
 
 from watcher.config import Duration, Secret
-from watcher.errors import ConfigError
 from watcher.models import Digest, Event
 from watcher.notify import register
-from watcher.notify.base import post
+from watcher.notify.base import post, refuse_problems
 
 if TYPE_CHECKING:
     from watcher.config import SinkConfig
@@ -31,6 +30,12 @@ def secret_key(secret: str) -> bytes:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("a webhook secret must be whsec_ followed by base64") from None
+
+
+def _secrets(options: WebhookSink.Options) -> list[str]:
+    """The signing secrets set, the current one first."""
+    found = (options.secret, options.previous_secret)
+    return [secret.reveal() for secret in found if secret is not None and secret.reveal()]
 
 
 def sign(key: bytes, event_id: str, timestamp: int, body: bytes) -> str:
@@ -90,21 +95,20 @@ class WebhookSink:
         self.options: WebhookSink.Options = config.options
         self._client = client
         self._clock = clock
-        self._keys: list[bytes] = []
+        refuse_problems(config, self.problems(self.options))
+        self._keys = [secret_key(secret) for secret in _secrets(self.options)]
+
+    @classmethod
+    def problems(cls, options: WebhookSink.Options) -> Iterator[tuple[str, str]]:
         for name in ("secret", "previous_secret"):
-            secret: Secret | None = getattr(self.options, name)
-            if secret is None or not secret.reveal():
-                continue
-            try:
-                self._keys.append(secret_key(secret.reveal()))
-            except ValueError as exc:
-                raise ConfigError(
-                    f'sink "{config.id}" (line {config.line}): {name}: {exc}'
-                ) from None
-        if self._keys and not (self.options.secret and self.options.secret.reveal()):
-            raise ConfigError(
-                f'sink "{config.id}" (line {config.line}): previous_secret needs a secret'
-            )
+            secret: Secret | None = getattr(options, name)
+            if secret is not None and secret.reveal():
+                try:
+                    secret_key(secret.reveal())
+                except ValueError as exc:
+                    yield name, str(exc)
+        if _secrets(options) and not (options.secret and options.secret.reveal()):
+            yield "previous_secret", "needs a secret as well (the new one)"
 
     def headers(self, message_id: str, body: bytes) -> dict[str, str]:
         timestamp = int(self._clock())
