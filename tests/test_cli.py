@@ -265,6 +265,10 @@ def test_diff_shows_versions_and_the_change(tmp_path: Path) -> None:
     assert "change: correction" in result.output
     assert "-Le contrat porte sur 1,5 million d'euros." in result.output
     assert "+Le contrat porte sur 2,5 millions d'euros." in result.output
+    same = CliRunner().invoke(
+        cli, ["--state", str(tmp_path / "state"), "diff", "--from", "2", "https://a.example/x"]
+    )
+    assert same.output.endswith("version 2 is compared with itself: give --from and --to\n")
     missing = CliRunner().invoke(
         cli, ["--state", str(tmp_path / "state"), "diff", "--from", "7", "https://a.example/x"]
     )
@@ -275,6 +279,32 @@ def test_diff_shows_versions_and_the_change(tmp_path: Path) -> None:
     assert (
         unknown.exit_code == 1 and "no stored article for https://a.example/nope" in unknown.output
     )
+
+
+def test_diff_of_an_article_with_one_version_says_there_is_nothing_to_compare(
+    tmp_path: Path,
+) -> None:
+    from tests.factories import NOW
+    from watcher.diff import content_hash
+    from watcher.models import Article
+    from watcher.store import NewVersion, Store
+
+    store = Store.open(tmp_path / "state")
+    text = "Le CHU de Rennes a choisi Cerner."
+    store.record_article(
+        source_id="s", url="https://a.example/x", aliases=(), silent=False, etag=None,
+        last_modified=None, entry_updated_at=None,
+        article=Article(url="https://a.example/x", title="T", paragraphs=(text,)),
+        version=NewVersion(number=1, title="T", text=text, content_hash=content_hash("T", text),
+                           fetched_at=NOW, change=None, vendors=()),
+    )  # fmt: skip
+    store.close()
+    result = CliRunner().invoke(
+        cli, ["--state", str(tmp_path / "state"), "diff", "https://a.example/x"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("only one version is stored: nothing to compare yet\n")
+    assert "versions 1 and 1" not in result.output
 
 
 def test_sources_shows_each_sources_health(write_config: Write, tmp_path: Path) -> None:

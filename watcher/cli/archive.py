@@ -151,6 +151,12 @@ def diff_command(opts: Options, url: str, from_version: int | None, to_version: 
             f"  {mark} {version.number:>3}  {isoformat(version.fetched_at)}  {version.title}"
         )
     click.echo()
+    if result.old.number == result.new.number:
+        if len(result.versions) == 1:
+            click.echo("only one version is stored: nothing to compare yet")
+        else:
+            click.echo(f"version {result.new.number} is compared with itself: give --from and --to")
+        return
     if result.change is None:
         click.echo(
             f"versions {result.old.number} and {result.new.number}: no change in words or numbers"
