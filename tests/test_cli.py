@@ -538,3 +538,18 @@ def test_extract_with_source_uses_its_allow_private(write_config: Write) -> None
     assert named.exit_code == 0, named.output
     assert "Rennes choisit Cerner" in named.output
     assert bare.exit_code != 0 and "private or loopback" in bare.output
+
+
+def test_an_unknown_vendor_filter_is_warned_about(write_config: Write, tmp_path: Path) -> None:
+    from watcher.store import Store
+
+    Store.open(tmp_path / "state").close()
+    argv = ["--config", str(write_config(CONFIG)), "--state", str(tmp_path / "state")]
+    typo = CliRunner().invoke(cli, [*argv, "articles", "--vendor", "cernr"])
+    assert typo.exit_code == 0, typo.output
+    assert (
+        'warning: "cernr" is no configured vendor or alias (did you mean "Oracle Health"?): '
+        "only articles stored under that exact name match"
+    ) in typo.stderr
+    known = CliRunner().invoke(cli, [*argv, "stats", "--vendor", "CERNER"])
+    assert "warning" not in known.stderr

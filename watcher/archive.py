@@ -5,6 +5,7 @@ prints the answers."""
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import re
 from collections.abc import Iterator
@@ -196,11 +197,33 @@ def resolve_vendor(settings: Settings | None, name: str | None) -> str | None:
     accents (``--vendor cerner`` is Oracle Health)."""
     if not name or settings is None:
         return name
+    return _vendor_terms(settings).get(fold(name), name)
+
+
+def unknown_vendor(settings: Settings | None, name: str | None) -> str | None:
+    """A warning when ``name`` is no configured vendor or alias: a typo would otherwise
+    give an empty list and no reason."""
+    if not name or settings is None:
+        return None
+    terms = _vendor_terms(settings)
     wanted = fold(name)
+    if wanted in terms:
+        return None
+    close = difflib.get_close_matches(wanted, list(terms), n=1, cutoff=0.75)
+    hint = f' (did you mean "{terms[close[0]]}"?)' if close else ""
+    return (
+        f'"{name}" is no configured vendor or alias{hint}: only articles stored under '
+        "that exact name match"
+    )
+
+
+def _vendor_terms(settings: Settings) -> dict[str, str]:
+    """Each vendor's folded name and aliases -> its name."""
+    terms: dict[str, str] = {}
     for vendor in settings.vendors:
-        if wanted in {fold(vendor.name), *(fold(a.term) for a in vendor.aliases)}:
-            return vendor.name
-    return name
+        for term in (vendor.name, *(alias.term for alias in vendor.aliases)):
+            terms.setdefault(fold(term), vendor.name)
+    return terms
 
 
 def articles(

@@ -23,6 +23,7 @@ from watcher.archive import (
     search,
     show,
     source_overview,
+    unknown_vendor,
     vendor_stats,
     version_diff,
 )
@@ -249,6 +250,8 @@ def _query(
     since: datetime | None, until: datetime | None, limit: int | None,
 ) -> ArchiveQuery:  # fmt: skip
     settings = optional_settings(opts)
+    if warning := unknown_vendor(settings, vendor):
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     return ArchiveQuery(
         vendor=resolve_vendor(settings, vendor), sources=source_ids, language=lang,
         since=since, until=until, limit=limit,
