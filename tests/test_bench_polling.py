@@ -72,9 +72,12 @@ def test_a_tiny_run_goes_through(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (still["pages"], still["not_modified"], still["stored"]) == (0, 3, 9)
     rechecked = runs["watcher no-change pass, all re-checked"]
     assert (rechecked["pages"], rechecked["not_modified"]) == (0, 3 + 9)
-    # The bare-client floor reads the same pages, once without and once with parsing.
-    floors = [runs[polling.FLOOR_GET], runs[polling.FLOOR_PARSE]]
-    assert [(r["pages"], r["requests"], r["tool"]) for r in floors] == [(9, 9, "floor")] * 2
+    # The bare-client floor reads the same pages: GET only, then parsing, then extracting.
+    floors = [
+        runs[name] for name in (polling.FLOOR_GET, polling.FLOOR_PARSE, polling.FLOOR_EXTRACT)
+    ]
+    assert [(r["pages"], r["requests"], r["tool"]) for r in floors] == [(9, 9, "floor")] * 3
     assert [t["target"] for t in report["targets"]] == ["no-change CPU / first-pass CPU"]
     printed = capsys.readouterr().out
     assert "| watcher first pass |" in printed and "| target | goal |" in printed
+    assert f"{polling.FLOOR_EXTRACT}: " in printed and " ms of CPU per page." in printed
