@@ -224,6 +224,8 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_sink_with_unset_variables_is_skipped_with_one_warning(write_config: Write) -> None:
     path = write_config(
         """
+        sources:
+          - {id: a, url: "https://a.example/feed"}
         sinks:
           - id: slack
             kind: slack
@@ -277,3 +279,12 @@ def test_extension_keys_hold_anchors(write_config: Write) -> None:
         """
     )
     assert load(path, env={}).sources[0].require_any == ("santé", "hôpital")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "sources: []\n", "sources:\n  - {id: a, url: 'https://a.example/f', enabled: false}\n"],
+)
+def test_a_file_with_no_source_enabled_is_warned_about(write_config: Write, text: str) -> None:
+    settings = load(write_config(text), env={})
+    assert "no source enabled in sources.yaml: nothing will be polled" in settings.warnings

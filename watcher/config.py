@@ -386,6 +386,8 @@ def _settings(raw: LineDict, ctx: _Context) -> Settings:
     _unknown(defaults, _SOURCE_DEFAULTABLE, "defaults: ", ctx)
     vendors = _vendors(raw, ctx)
     sources = _sources(raw, defaults, ctx)
+    if not any(source.enabled for source in sources):  # an empty or wrong file, often
+        ctx.warnings.append(f"no source enabled in {ctx.path.name}: nothing will be polled")
     sinks = _sinks(raw, {s.id for s in sources}, {v.name for v in vendors}, ctx)
     return Settings(
         path=ctx.path,
