@@ -114,8 +114,10 @@ def check(opts: Options, discover: bool) -> None:
         ]  # fmt: skip
         when = f"  digest {sink.digest.describe()}" if sink.digest else ""
         click.echo(f"  {sink.id}  ({sink.kind})  {' '.join(filters) or 'every event'}{when}")
+    if settings.warnings:
+        click.echo()
     for warning in settings.warnings:
-        click.echo(f"  {warning}")
+        click.secho(f"warning: {warning}", fg="yellow")
     click.secho("\nconfiguration OK", fg="green")
     if discover and not _discover(settings, enabled):
         sys.exit(1)
