@@ -553,3 +553,12 @@ def test_an_unknown_vendor_filter_is_warned_about(write_config: Write, tmp_path:
     ) in typo.stderr
     known = CliRunner().invoke(cli, [*argv, "stats", "--vendor", "CERNER"])
     assert "warning" not in known.stderr
+
+
+def test_check_lists_the_config_warnings_last(write_config: Write, tmp_path: Path) -> None:
+    path = write_config("sources: []\n")
+    result = CliRunner().invoke(cli, ["--config", str(path), "--state", str(tmp_path), "check"])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        "\nwarning: no source enabled in sources.yaml: nothing will be polled\n\nconfiguration OK\n"
+    )
