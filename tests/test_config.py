@@ -204,6 +204,16 @@ def test_a_sink_kind_s_own_rules_are_reported_with_the_other_errors(
     ]
 
 
+def test_a_bad_sink_url_and_a_bad_secret_are_reported_together(write_config: Write) -> None:
+    text = "sinks:\n  - id: hook\n    kind: webhook\n    url: nope\n    secret: whsec_!!\n"
+    with pytest.raises(ConfigError) as caught:
+        load(write_config(text), env={})
+    assert str(caught.value).splitlines() == [
+        'sources.yaml:4: sink "hook": url must be an http(s) URL with a host',
+        'sources.yaml:5: sink "hook": secret: a webhook secret must be whsec_ followed by base64',
+    ]
+
+
 def test_a_previous_webhook_secret_needs_a_current_one(write_config: Write) -> None:
     text = (
         "sinks:\n  - id: hook\n    kind: webhook\n    url: https://hooks.example/x\n"

@@ -3,7 +3,6 @@ size caps on the decompressed body, and per-host politeness (no real sleeping)."
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import itertools
 import zlib
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import respx
 
+from tests.keepalive import KeepAliveSites
 from watcher.config import ByteSize, Duration, HttpSettings
 from watcher.errors import FetchError
 from watcher.fetch import Fetcher, make_client, parse_retry_after
@@ -338,42 +338,12 @@ async def test_crawl_delay_from_robots_txt_spaces_requests(
     assert 7.0 <= fake_time.sleeps[-1] <= 7.7
 
 
-class _KeepAliveServer:
-    """Minimal HTTP/1.1 on many ports of 127.0.0.1: a page with an ETag (304 when the
-    client has it), no robots.txt; it counts the TCP connections it accepts."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                path = head.split(b" ", 2)[1]
-                if path == b"/robots.txt":
-                    status, body = b"404 Not Found", b"none"
-                elif b"if-none-match" in head.lower():
-                    status, body = b"304 Not Modified", b""
-                else:
-                    status, body = b"200 OK", b"<html><body><p>Hello</p></body></html>"
-                writer.write(
-                    b"HTTP/1.1 " + status + b'\r\nETag: "v1"\r\nContent-Type: text/html\r\n'
-                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
 async def test_connections_are_reused_across_many_hosts_and_304s() -> None:
     """Polls go round the hosts (100: more than one shared pool of 2 x concurrency held);
     each host's connection must still be there for its next request, and a 304 (whose
     empty body nobody reads) must not close it."""
-    server = _KeepAliveServer()
-    servers = [await asyncio.start_server(server.handle, "127.0.0.1", 0) for _ in range(100)]
-    urls = [f"http://127.0.0.1:{s.sockets[0].getsockname()[1]}/a" for s in servers]
+    sites = KeepAliveSites()
+    urls = [f"{base}/a" for base in await sites.start(100)]
     http = HttpSettings(host_delay=Duration(0), retries=0)
     try:
         async with make_client(http) as client:
@@ -385,10 +355,9 @@ async def test_connections_are_reused_across_many_hosts_and_304s() -> None:
                     )
                     assert page.status == (304 if round_ else 200)
     finally:
-        for s in servers:
-            s.close()
+        sites.stop()
     # One per host: robots.txt, then three polls of the page, on the same connection.
-    assert server.connections == len(urls)
+    assert sites.opened == len(urls)
 
 
 async def test_robots_answers_outlive_the_fetcher_until_they_expire(

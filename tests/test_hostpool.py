@@ -4,68 +4,24 @@ proxy named by the environment is still used. Real sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from tests.keepalive import PAGE, KeepAliveSites
 from watcher.config import HttpSettings
 from watcher.fetch import make_client
 from watcher.hostpool import HostPools
 
 
-class Sites:
-    """Minimal HTTP/1.1 servers (one port each) that count connections opened and closed,
-    and record each request line."""
-
-    def __init__(self) -> None:
-        self.opened = 0
-        self.closed = 0
-        self.lines: list[bytes] = []
-        self.servers: list[asyncio.Server] = []
-        self._changed = asyncio.Condition()
-
-    async def start(self, count: int) -> list[str]:
-        for _ in range(count):
-            self.servers.append(await asyncio.start_server(self._handle, "127.0.0.1", 0))
-        return [f"http://127.0.0.1:{s.sockets[0].getsockname()[1]}" for s in self.servers]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.opened += 1
-        try:
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                self.lines.append(head.split(b"\r\n", 1)[0])
-                body = b"<p>hello</p>"
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            async with self._changed:
-                self.closed += 1
-                self._changed.notify_all()
-
-    async def wait_closed(self, count: int) -> None:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: self.closed >= count), 10)
-
-    async def stop(self) -> None:
-        for server in self.servers:
-            server.close()
-
-
 @pytest.fixture
-async def sites() -> AsyncIterator[Sites]:
-    s = Sites()
+async def sites() -> AsyncIterator[KeepAliveSites]:
+    s = KeepAliveSites()
     try:
         yield s
     finally:
-        await s.stop()
+        s.stop()
 
 
 class Clock:
@@ -85,7 +41,7 @@ def pools(clock: Clock | None = None, *, max_hosts: int = 8) -> HostPools:
     )
 
 
-async def test_each_host_keeps_its_connection_between_requests(sites: Sites) -> None:
+async def test_each_host_keeps_its_connection_between_requests(sites: KeepAliveSites) -> None:
     bases = await sites.start(5)
     transport = pools()
     async with httpx.AsyncClient(transport=transport) as client:
@@ -96,7 +52,7 @@ async def test_each_host_keeps_its_connection_between_requests(sites: Sites) -> 
     assert sites.opened == 5
 
 
-async def test_past_max_hosts_the_least_recently_used_host_is_closed(sites: Sites) -> None:
+async def test_past_max_hosts_the_least_recently_used_host_is_closed(sites: KeepAliveSites) -> None:
     a, b, c, d = await sites.start(4)
     transport = pools(max_hosts=3)
     async with httpx.AsyncClient(transport=transport) as client:
@@ -111,7 +67,7 @@ async def test_past_max_hosts_the_least_recently_used_host_is_closed(sites: Site
         assert sites.opened == 5
 
 
-async def test_hosts_idle_past_the_keepalive_expiry_are_closed(sites: Sites) -> None:
+async def test_hosts_idle_past_the_keepalive_expiry_are_closed(sites: KeepAliveSites) -> None:
     a, b = await sites.start(2)
     clock = Clock()
     transport = pools(clock)
@@ -123,7 +79,7 @@ async def test_hosts_idle_past_the_keepalive_expiry_are_closed(sites: Sites) -> 
         assert transport.hosts == 1
 
 
-async def test_a_host_with_a_response_open_is_never_closed(sites: Sites) -> None:
+async def test_a_host_with_a_response_open_is_never_closed(sites: KeepAliveSites) -> None:
     a, b, c = await sites.start(3)
     clock = Clock()
     transport = pools(clock, max_hosts=1)
@@ -132,13 +88,13 @@ async def test_a_host_with_a_response_open_is_never_closed(sites: Sites) -> None
             clock.now += 60
             await client.get(f"{b}/x")  # over the bound rather than cut a's response
             assert transport.hosts == 2
-            assert await response.aread() == b"<p>hello</p>"
+            assert await response.aread() == PAGE
         await client.get(f"{c}/x")  # now a (and b) can go
         assert transport.hosts == 1
     assert sites.closed <= sites.opened == 3
 
 
-async def test_a_failed_request_does_not_pin_its_host(sites: Sites) -> None:
+async def test_a_failed_request_does_not_pin_its_host(sites: KeepAliveSites) -> None:
     (a,) = await sites.start(1)
     clock = Clock()
     transport = pools(clock, max_hosts=1)
@@ -150,7 +106,7 @@ async def test_a_failed_request_does_not_pin_its_host(sites: Sites) -> None:
 
 
 async def test_a_proxy_from_the_environment_is_still_used(
-    sites: Sites, monkeypatch: pytest.MonkeyPatch
+    sites: KeepAliveSites, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (proxy,) = await sites.start(1)
     for name in ("ALL_PROXY", "HTTPS_PROXY", "NO_PROXY", "all_proxy", "https_proxy", "no_proxy"):

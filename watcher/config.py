@@ -682,12 +682,13 @@ def _sinks(
                 continue
             ctx.error(item.line, where, f"enabled, but {names} not set in the environment")
             continue
+        built = options is not None and len(ctx.errors) == errors_before
         url = getattr(options, "url", None)
         if isinstance(url, Secret) and url.reveal() and not _valid_url(url.reveal()):
             # Not quoted: a sink URL is a secret, even a mistyped one.
             ctx.error(item.line_of("url"), where, "url must be an http(s) URL with a host")
         problems = getattr(SINK_KINDS[kind], "problems", None)  # the kind's own rules
-        if options is not None and problems is not None and len(ctx.errors) == errors_before:
+        if built and problems is not None:
             for key, message in problems(options):
                 ctx.error(_key_line(item, key), where, f"{key}: {message}")
         values = _fields(SinkConfig, item, where, ctx, only=filters)

@@ -451,7 +451,7 @@ class Watcher:
             await service.start()
         except OSError as exc:
             # Refused rather than run blind: Docker's health check would only say
-            # "unhealthy", and a second daemon's polls would go unnoticed.
+            # "unhealthy", with no reason given.
             reason = exc.strerror or str(exc)
             raise WatcherError(
                 f"cannot answer /healthz, /readyz, /metrics and /status on {host}:{port} "

@@ -107,7 +107,8 @@ class WebhookSink:
                     secret_key(secret.reveal())
                 except ValueError as exc:
                     yield name, str(exc)
-        if _secrets(options) and not (options.secret and options.secret.reveal()):
+        previous, current = options.previous_secret, options.secret
+        if previous and previous.reveal() and not (current and current.reveal()):
             yield "previous_secret", "needs a secret as well (the new one)"
 
     def headers(self, message_id: str, body: bytes) -> dict[str, str]:
