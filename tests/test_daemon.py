@@ -86,5 +86,5 @@ async def test_a_taken_port_stops_the_start_before_any_poll(tmp_path: Path) -> N
     finally:
         holder.close()
     message = str(caught.value)
-    assert f"127.0.0.1:{port}" in message and "address already in use" in message.lower()
+    assert f"on 127.0.0.1:{port} (Address already in use): choose another port" in message
     assert "service.port" in message and "--http-port" in message

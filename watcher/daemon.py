@@ -452,7 +452,7 @@ class Watcher:
         except OSError as exc:
             # Refused rather than run blind: Docker's health check would only say
             # "unhealthy", with no reason given.
-            reason = exc.strerror or str(exc)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)  # not the address again
             raise WatcherError(
                 f"cannot answer /healthz, /readyz, /metrics and /status on {host}:{port} "
                 f"({reason}): choose another port with service.port in the config, "
