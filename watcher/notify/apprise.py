@@ -159,12 +159,14 @@ class AppriseSink:
         self.config = config
         self.options: AppriseSink.Options = config.options
         self._what = f"apprise {config.id}"
-        refuse_problems(config, self.problems(self.options))
         apprise = _apprise()
-        assert apprise is not None  # a problem otherwise
+        targets = [_target(apprise, s.reveal()) for s in self.options.urls] if apprise else []
+        if apprise is None or not targets or any(t is None for t in targets):
+            refuse_problems(config, self.problems(self.options))  # says which one
+        assert apprise is not None
         self._targets: list[tuple[str, Any]] = [
-            (f"urls[{index}] ({scheme(secret.reveal())})", _target(apprise, secret.reveal()))
-            for index, secret in enumerate(self.options.urls)
+            (f"urls[{index}] ({scheme(secret.reveal())})", target)
+            for index, (secret, target) in enumerate(zip(self.options.urls, targets, strict=True))
         ]
         self._format = apprise.NotifyFormat.TEXT
         self._delivered: OrderedDict[str, set[int]] = OrderedDict()
