@@ -417,15 +417,14 @@ def _run(
             outer = walk.kind
             walk.kind = _KINDS.get(tag) or (outer if outer == "quote" or outer == "li" else "p")
             ctx = walk.ctx = _enter(node, tag, ctx)
-        else:
-            child = node.first_child
-            if child is None:
-                node = after
-                continue
+            node = node.first_child
+            continue
+        child = node.first_child
+        if child is not None:  # an inline element: its text joins the block's
             push((after, ctx, None))
             if tag == "a" and not ctx.in_link:
                 ctx = _Ctx(ctx.path, ctx.flags, ctx.in_article, True, ctx.lead)
-        node = node.first_child
+        node = child if child is not None else after
     if parts:
         walk.flush()
 
