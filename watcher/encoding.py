@@ -62,38 +62,39 @@ def sniff_meta_charset(content: bytes) -> str | None:
     return normalize_label(match.group(1).decode("ascii", "ignore")) if match else None
 
 
-def _is_utf8_with_non_ascii(content: bytes) -> bool:
-    if content.isascii():
-        return False
+def _as_utf8(content: bytes) -> str | None:
     try:
-        content.decode("utf-8")
+        return content.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     """The codec to decode ``content`` with (a Python codec name)."""
+    return _detect(content, content_type)[0]
+
+
+def _detect(content: bytes, content_type: str | None) -> tuple[str, str | None]:
+    """The codec, and the text too when telling required decoding the page as UTF-8
+    (nearly every page: :func:`decode_html` then need not decode it a second time)."""
     for bom, name in _BOMS:
         if content.startswith(bom):
-            return name
+            return name, None
     declared = charset_from_content_type(content_type) or sniff_meta_charset(content)
     if declared in {"utf-16", "utf-16-le", "utf-16-be"}:
         # A <meta> saying UTF-16 in a document we could read as ASCII is a lie (HTML spec).
         declared = "utf-8"
-    if declared:
-        if declared == "utf-8":
-            try:
-                content.decode("utf-8")
-            except UnicodeDecodeError:
-                return "cp1252" if _mostly_latin(content) else _guess(content)
-            return "utf-8"
-        if _is_utf8_with_non_ascii(content):
-            return "utf-8"
-        return declared
-    if content.isascii() or _is_utf8_with_non_ascii(content):
-        return "utf-8"
-    return _guess(content)
+    if declared == "utf-8":
+        text = _as_utf8(content)
+        if text is None:
+            return ("cp1252" if _mostly_latin(content) else _guess(content)), None
+        return "utf-8", text
+    if content.isascii():
+        return declared or "utf-8", None
+    text = _as_utf8(content)
+    if text is not None:  # valid UTF-8 with non-ASCII sequences is UTF-8, whatever it says
+        return "utf-8", text
+    return declared or _guess(content), None
 
 
 def _mostly_latin(content: bytes) -> bool:
@@ -127,8 +128,9 @@ def _guess(content: bytes) -> str:
 
 def decode_html(content: bytes, content_type: str | None = None) -> tuple[str, str]:
     """Decode a page's bytes; returns ``(text, codec)``. Never raises on bad bytes."""
-    encoding = detect_encoding(content, content_type)
-    text = content.decode(encoding, errors="replace")
+    encoding, text = _detect(content, content_type)
+    if text is None:
+        text = content.decode(encoding, errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, encoding
