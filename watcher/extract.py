@@ -89,12 +89,13 @@ _LEAD_HINT = re.compile(
     r"article-?summary|sous-?titre|subtitle|teaser-?text)(?:$|[\s_-])",
     re.IGNORECASE,
 )
+# Both are matched against the lower-cased style (CSS names and keywords are ASCII
+# case-insensitive): without re.I the regex engine skips ahead on literals, 2-3x faster.
 _HIDDEN_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|top|text-indent)\s*:\s*-\d{3,}|"
-    r"font-size\s*:\s*0(?:px)?\s*(?:;|$)",
-    re.IGNORECASE,
+    r"font-size\s*:\s*0(?:px)?\s*(?:;|$)"
 )
-_ZERO_SIZE = re.compile(r"(?:^|;)\s*(?:width|height)\s*:\s*0(?:px)?\s*(?:;|$)", re.IGNORECASE)
+_ZERO_SIZE = re.compile(r"(?:^|;)\s*(?:width|height)\s*:\s*0(?:px)?\s*(?:;|$)")
 # Stands for <br> in collected text (source newlines are mere whitespace).
 _BR = "\x1f"
 # React's streaming server rendering sends content in <div hidden id="S:1"> segments
@@ -188,6 +189,7 @@ def _hidden_how(attrs: dict[str, str | None]) -> str | None:
     style = attrs.get("style")
     if not style:
         return None
+    style = style.lower()
     if _HIDDEN_STYLE.search(style):
         return "hidden"
     return "zero-size" if _ZERO_SIZE.search(style) else None
