@@ -139,6 +139,9 @@ def decode_html(content: bytes, content_type: str | None = None) -> tuple[str, s
 # Signs of text that was encoded twice (UTF-8 read as cp1252: "Ã©", "â€™", "Â ") or
 # carries C1 control characters where cp1252 punctuation was meant (U+0092 for ’).
 _MOJIBAKE = re.compile(r"[\x80-\x9f]|Ã[\x80-\xbf©¨ª«®´¹º»¼½¾§ ]|â€|Â[\xa0-\xbf ]")
+# The characters they start with: the regex engine scans for one of a set of characters
+# several times faster than it tries the alternation above at every position.
+_MOJIBAKE_START = re.compile(r"[\x80-\x9fÃâÂ]")
 _FTFY = ftfy.TextFixerConfig(
     unescape_html=False,
     remove_terminal_escapes=False,
@@ -159,10 +162,11 @@ _LOST_ELISION = re.compile(
 
 def repair_text(text: str, language: str | None = None) -> str:
     """Undo what a wrong charset did to a text: mojibake (ftfy, called only when its signs
-    are there, so clean text costs one regex search) and, in French text that has no
-    apostrophe left at all, the ones lost between an elided article and a capitalised
-    word ("dIntérêt" -> "d’Intérêt")."""
-    if _MOJIBAKE.search(text):
+    are there, so clean text costs one scan for their first characters) and, in French
+    text that has no apostrophe left at all, the ones lost between an elided article and
+    a capitalised word ("dIntérêt" -> "d’Intérêt")."""
+    start = _MOJIBAKE_START.search(text)
+    if start and _MOJIBAKE.search(text, start.start()):
         text = ftfy.fix_text(text, _FTFY)
     if language == "fr" and "’" not in text and "'" not in text:
         text = _LOST_ELISION.sub(r"\1’\2", text)
