@@ -43,6 +43,7 @@ _MONTH_DAY_YEAR = re.compile(
     r"(?:\s*(?:,|at|-)?\s*(\d{1,2}):(\d{2})\s*([ap]\.?m\.?)?)?",
     re.IGNORECASE,
 )
+_RFC_2822 = re.compile(r"[A-Za-z]{3},? \d")  # "Mon, 6 Sep 2007..." (the comma is optional)
 _NUMERIC = re.compile(r"(?<![\d/.])(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?![\d/.])")
 _PUBLISHED = re.compile(
     r"\b(publi[ée]e?\s+le|publication\s*:|cr[ée]{2}\s+le|published(?:\s+on)?|posted(?:\s+on)?)\b",
@@ -53,6 +54,9 @@ _MODIFIED = re.compile(
     r"updated(?:\s+on)?|last\s+updated|modified(?:\s+on)?)\b",
     re.IGNORECASE,
 )
+# Every form above has a four-digit year: most bylines and labels a page is searched
+# through have none, and one scan for it settles them.
+_YEAR = re.compile(r"\d{4}")
 # The press's own archives go back to the 1990s; nothing is published in the far future.
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
@@ -108,7 +112,7 @@ def parse_date(
         moment = _from_iso(iso)
         if moment:
             return _plausible(moment, now)
-    if "," in text[:5] or re.match(r"^[A-Za-z]{3},? \d", text):
+    if "," in text[:5] or _RFC_2822.match(text):
         try:
             moment = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
@@ -126,6 +130,8 @@ def _plausible_or_none(moment: datetime | None, now: datetime | None) -> datetim
 
 def _visible(text: str, language: str | None) -> datetime | None:
     folded = fold(text)
+    if not _YEAR.search(folded):
+        return None
     found: list[tuple[int, datetime]] = []
     for match in _DAY_MONTH_YEAR.finditer(folded):
         day, month, year, hour, minute = match.groups()

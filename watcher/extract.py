@@ -86,12 +86,13 @@ _LEAD_HINT = re.compile(
     r"(?:^|[\s_-])(chapo|chapeau|intro|lead|lede|standfirst|excerpt|dek|summary|"
     r"article-?summary|sous-?titre|subtitle|teaser-?text)(?:$|[\s_-])"
 )
+# Both are matched against the lower-cased style (CSS names and keywords are ASCII
+# case-insensitive): without re.I the regex engine skips ahead on literals, 2-3x faster.
 _HIDDEN_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|top|text-indent)\s*:\s*-\d{3,}|"
-    r"font-size\s*:\s*0(?:px)?\s*(?:;|$)",
-    re.IGNORECASE,
+    r"font-size\s*:\s*0(?:px)?\s*(?:;|$)"
 )
-_ZERO_SIZE = re.compile(r"(?:^|;)\s*(?:width|height)\s*:\s*0(?:px)?\s*(?:;|$)", re.IGNORECASE)
+_ZERO_SIZE = re.compile(r"(?:^|;)\s*(?:width|height)\s*:\s*0(?:px)?\s*(?:;|$)")
 # Stands for <br> in collected text (source newlines are mere whitespace).
 _BR = "\x1f"
 # React's streaming server rendering sends content in <div hidden id="S:1"> segments
@@ -185,6 +186,7 @@ def _hidden_how(attrs: dict[str, str | None]) -> str | None:
     style = attrs.get("style")
     if not style:
         return None
+    style = style.lower()
     if _HIDDEN_STYLE.search(style):
         return "hidden"
     return "zero-size" if _ZERO_SIZE.search(style) else None
@@ -525,6 +527,8 @@ def _region(body: LexborNode, paragraphs: list[LexborNode] | None = None) -> Lex
     widened by one level (a standfirst or a headline sits beside the body), found with
     lexbor doing the selecting and the text (C speed), so that the detailed walk covers
     a part of the page, not all of it. Pages without such paragraphs get the body."""
+    # Each paragraph's length goes to its parent, and is summed up the tree once at the
+    # end: walking up to the root from every paragraph was most of this function's time.
     weights: dict[int, float] = {}
     nodes: dict[int, LexborNode] = {}
     depth: dict[int, int] = {}
@@ -535,17 +539,24 @@ def _region(body: LexborNode, paragraphs: list[LexborNode] | None = None) -> Lex
         if length < 80:
             continue
         total += length
-        node = para.parent
-        chain = []
-        while node is not None:
-            node_id = node.mem_id
-            chain.append(node_id)
-            weights[node_id] = weights.get(node_id, 0.0) + length
-            if node_id not in nodes:
-                nodes[node_id] = node
+        parent = para.parent
+        if parent is None:
+            continue
+        weights[parent.mem_id] = weights.get(parent.mem_id, 0.0) + length
+        fresh: list[LexborNode] = []  # the ancestors not seen yet, up to one that was
+        node: LexborNode | None = parent
+        while node is not None and node.mem_id not in nodes:
+            nodes[node.mem_id] = node
+            fresh.append(node)
             node = node.parent
-        for level, node_id in enumerate(reversed(chain)):
-            depth[node_id] = level
+        level = 0 if node is None else depth[node.mem_id] + 1
+        for ancestor in reversed(fresh):
+            depth[ancestor.mem_id] = level
+            level += 1
+    for node_id in sorted(depth, key=depth.__getitem__, reverse=True):  # deepest first
+        parent = nodes[node_id].parent
+        if parent is not None:
+            weights[parent.mem_id] = weights.get(parent.mem_id, 0.0) + weights.get(node_id, 0.0)
     if total < 400:
         return body
     body_id = body.mem_id
