@@ -39,7 +39,7 @@ from watcher.dates import find_dates
 from watcher.encoding import repair_article
 from watcher.fold import fold_words
 from watcher.lang import FUNCTION_WORDS, detect_language, unspaced
-from watcher.metadata import HIDING_CLASSES, PageIndex, read_metadata
+from watcher.metadata import PageIndex, read_metadata
 from watcher.models import Article, Removal
 
 # Never article text, skipped with everything inside.
@@ -100,7 +100,17 @@ _BR = "\x1f"
 _REACT_SEGMENT = re.compile(r"^S:[0-9a-f]+$")
 # The subscribers' full text, shipped hidden (not the paywall prompt: prompts are short
 # and are dropped by the cleaners as boilerplate).
-# Classes that hide by convention (display:none utilities, screen-reader-only text).
+# Classes that hide by convention (Bootstrap, utility CSS, screen-reader-only text).
+HIDING_CLASSES = (
+    "hidden", "d-none", "is-hidden", "hide", "invisible", "display-none", "sr-only",
+    "visually-hidden", "visuallyhidden", "screen-reader-text", "screenreader-only",
+    "u-visually-hidden", "element-invisible", "a11y-hidden", "offscreen", "sr-text",
+)  # fmt: skip
+# What may hide an element, selected by lexbor in the part of the page that is read only
+# (a third of the page's nodes, typically): each selector costs a C test per node.
+_MAYBE_HIDDEN = '[hidden], [aria-hidden="true"], [style], ' + ", ".join(
+    f"[class~={name} i]" for name in HIDING_CLASSES
+)
 _HIDING_CLASS = re.compile(
     r"(?:^|\s)(" + "|".join(map(re.escape, HIDING_CLASSES)) + r")(?:$|\s)", re.I
 )
@@ -323,16 +333,12 @@ def _subscribers_text(node: LexborNode, attrs: dict[str, str | None]) -> bool:
     return long >= 400 and long >= 0.5 * len(node.text(deep=True) or "")
 
 
-def _walk(root: LexborNode, hidden: dict[int, str] | None = None) -> _Walk:
+def _walk(root: LexborNode) -> _Walk:
     """Collect the text of ``root`` as blocks, in document order (explicit stack: pages
     nest thousands deep)."""
     walk = _Walk()
     walk.ctx = _Ctx(path=(root.mem_id, None), in_article=_inside_article(root))
-    if hidden is None:
-        selector = '[hidden], [aria-hidden="true"], [style], ' + ", ".join(
-            f"[class~={name}]" for name in HIDING_CLASSES
-        )
-        hidden = _hidden_elements(root.css(selector))
+    hidden = _hidden_elements(root.css(_MAYBE_HIDDEN))
     if root.first_child is not None:
         _run(walk, root.first_child, walk.ctx, hidden)
     # Broken markup (an unclosed zero-size ad slot) can swallow a whole article that
@@ -702,11 +708,7 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         root = _with_headline(core, body, body.css("h1") if stale else index.h1, meta.title)
     elif configured is None:
         root = tree.root
-    if rules.remove:  # the index predates the removals: ask again
-        walk = _walk(root) if root is not None else _Walk()
-    else:
-        hidden = _hidden_elements(index.maybe_hidden)
-        walk = _walk(root, hidden) if root is not None else _Walk()
+    walk = _walk(root) if root is not None else _Walk()
     removed.extend(walk.removed)
     language = _page_language(meta.language, walk.blocks)
     if configured is not None:

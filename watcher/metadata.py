@@ -36,16 +36,10 @@ class Metadata:
 # Everything extraction asks of a page outside its body text, gathered by ONE css query:
 # each query is a full C traversal of the page (~0.1 ms on a news page), so one query
 # with a selector list costs a fraction of asking each question separately.
-# Classes that hide by convention (Bootstrap, utility CSS, screen-reader-only text).
-HIDING_CLASSES = (
-    "hidden", "d-none", "is-hidden", "hide", "invisible", "display-none", "sr-only",
-    "visually-hidden", "visuallyhidden", "screen-reader-text", "screenreader-only",
-    "u-visually-hidden", "element-invisible", "a11y-hidden", "offscreen", "sr-text",
-)  # fmt: skip
+# (Hidden elements are looked for by the extractor, in the part of the page it reads.)
 _INDEX = (
     "meta, link[rel], title, script[type='application/ld+json'], h1, time[datetime], "
-    "[itemprop], a[rel=author], p, [hidden], [aria-hidden='true'], [style], "
-    + ", ".join(f"[class~={name}]" for name in HIDING_CLASSES)
+    "[itemprop], a[rel=author], p"
 )
 
 
@@ -63,12 +57,17 @@ class PageIndex:
     itemprops: list[tuple[str, LexborNode]] = field(default_factory=list)
     authors: list[LexborNode] = field(default_factory=list)
     paragraphs: list[LexborNode] = field(default_factory=list)
-    maybe_hidden: list[LexborNode] = field(default_factory=list)
 
     @classmethod
     def build(cls, tree: LexborHTMLParser) -> PageIndex:
         index = cls(tree=tree)
+        seen: set[int] = set()
         for node in tree.css(_INDEX):
+            # lexbor lists an element once per selector of the list that it matches: an
+            # <h1 itemprop=headline> twice, which made the page look as if it had two.
+            if node.mem_id in seen:
+                continue
+            seen.add(node.mem_id)
             tag = node.tag
             attrs = node.attributes
             if tag == "p":
@@ -95,17 +94,7 @@ class PageIndex:
             prop = attrs.get("itemprop")
             if prop and tag != "meta":
                 index.itemprops.append((prop, node))
-            if (
-                "hidden" in attrs
-                or "style" in attrs
-                or attrs.get("aria-hidden") == "true"
-                or _HIDING.search(attrs.get("class") or "")
-            ):
-                index.maybe_hidden.append(node)
         return index
-
-
-_HIDING = re.compile(r"(?:^|\s)(" + "|".join(map(re.escape, HIDING_CLASSES)) + r")(?:$|\s)", re.I)
 
 
 _PUBLISHED_META = (
