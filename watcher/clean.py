@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from watcher.fold import fold_words
-from watcher.lang import prose_ratio, unspaced
+from watcher.lang import prose_ratio, unspaced, words
 from watcher.models import Removal
 
 # Phrases that open a block which is not article text. Matched at the start of the
@@ -173,10 +173,9 @@ _SPAM_PHRASE_KEYS = frozenset(
 # homoglyphs that slip past word filters, a mark of injected spam and ads, never of
 # prose in either script.
 _HOMOGLYPH = re.compile(r"[a-zA-Z][\u0400-\u04ff]|[\u0400-\u04ff][a-zA-Z]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Any word that could make a block spam: most blocks have none, and skip the counting.
-_SPAM_ANY = re.compile(
-    r"\b(?:" + "|".join(sorted(_SPAM_STRONG_WORDS | _SPAM_WEAK_WORDS | _SPAM_PHRASE_KEYS)) + r")\b"
-)
+_SPAM_KEYS = _SPAM_STRONG_WORDS | _SPAM_WEAK_WORDS | _SPAM_PHRASE_KEYS
 _SENTENCE_END = re.compile(r"[.!?…»\"”]\s*$")
 _WORD = re.compile(r"\w+")
 # Photo agencies and credit words: a short block made only of these is an image credit.
@@ -215,6 +214,12 @@ class Block:
     @cached_property
     def words(self) -> int:
         return len(self.text.split())
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        """``lang.words(text)``, read by the spam filter, prose_value and the language
+        detection: tokenising is the costliest step of each."""
+        return words(self.text)
 
     @property
     def link_density(self) -> float:
@@ -257,7 +262,7 @@ def _prose_value(block: Block, language: str | None) -> float:
         return 0.0
     if block.words <= 12 and length < 100 and _COUNTER.search(block.folded):
         return 0.0  # "This article has been read 1,234 times." reads like a sentence
-    ratio = prose_ratio(block.text, language)
+    ratio = prose_ratio(block.text, language, block.tokens)
     if ratio is None:  # no function-word list for this language: sentences and length
         prose = length >= 80 and _SENTENCE_PUNCT.search(block.text) is not None
         if not prose and unspaced(block.text):
@@ -449,17 +454,23 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
     spam_at: list[int] = []
     signals: dict[int, int] = {}  # short blocks with weak spam words, by index
     for index, block in enumerate(blocks):
-        # Lower-casing is enough here (the terms are ASCII) and much cheaper than folding
-        # every long paragraph.
-        if not block.text.isascii() and len(_HOMOGLYPH.findall(block.text)) >= max(
-            3, block.words // 5
+        text = block.text
+        if (
+            not text.isascii()
+            and _CYRILLIC.search(text)  # a quick "no" for the usual non-ASCII paragraph
+            and len(_HOMOGLYPH.findall(text)) >= max(3, block.words // 5)
         ):
             block.dropped = "spam (look-alike letters)"
             spam_at.append(index)
             continue
-        folded = block.text.lower()
-        if _SPAM_ANY.search(folded) is None:
+        # A spam term counted below is a whole word (a run of word characters) of the
+        # lower-cased text, so also a run of letters, one of the block's tokens: without
+        # such a token the counting finds nothing.
+        if _SPAM_KEYS.isdisjoint(block.tokens):
             continue
+        # Lower-casing is enough here (the terms are ASCII) and much cheaper than folding
+        # every long paragraph.
+        folded = text.lower()
         short = block.words <= 30
         tokens = set(_WORD.findall(folded))
         phrases = not tokens.isdisjoint(_SPAM_PHRASE_KEYS)

@@ -40,12 +40,16 @@ _LANGUAGES_OF = {
     for word in frozenset().union(*FUNCTION_WORDS.values())
 }
 _WORD = re.compile(r"[^\W\d_]+")
+# The same, for ASCII text: a plain range is several times faster than Unicode classes.
+_ASCII_WORD = re.compile(r"[a-z]+")
 # Scripts written without spaces between words: function-word counting does not apply.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    """The lower-cased words (runs of letters) of ``text``."""
+    lowered = text.lower()
+    return (_ASCII_WORD if lowered.isascii() else _WORD).findall(lowered)
 
 
 # Scripts that name their language (or nearly): the first that makes up a real share of
@@ -107,14 +111,15 @@ def unspaced(text: str) -> bool:
     return _UNSPACED.search(text[:200]) is not None
 
 
-def prose_ratio(text: str, language: str | None) -> float | None:
+def prose_ratio(text: str, language: str | None, tokens: list[str] | None = None) -> float | None:
     """The share of function words in ``text`` (about 0.35-0.5 in running prose,
     under 0.15 in navigation), or ``None`` when the language has no list or is written
-    without spaces."""
+    without spaces. ``tokens``: ``words(text)``, if the caller has them already."""
     vocabulary = FUNCTION_WORDS.get(language or "")
     if vocabulary is None or _UNSPACED.search(text[:200]):
         return None
-    tokens = words(text)
+    if tokens is None:
+        tokens = words(text)
     if not tokens:
         return 0.0
-    return sum(1 for w in tokens if w in vocabulary) / len(tokens)
+    return sum(map(vocabulary.__contains__, tokens)) / len(tokens)
