@@ -10,13 +10,13 @@ to contain "lire aussi" is never dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from watcher.fold import fold_words
-from watcher.lang import prose_ratio, unspaced, words
+from watcher.lang import WORD_SAMPLE, prose_ratio, unspaced, words
 from watcher.models import Removal
 
 # Phrases that open a block which is not article text. Matched at the start of the
@@ -224,6 +224,24 @@ class Block:
     @property
     def link_density(self) -> float:
         return self.link_chars / max(len(self.text), 1)
+
+
+def leading_words(parts: Sequence[str | Block], sep: str, limit: int = WORD_SAMPLE) -> list[str]:
+    """``words(sep.join(texts)[:limit])`` for the texts of ``parts``, from the blocks'
+    own tokens. ``sep`` must be blank ("\\n", " "): then no word runs across two parts,
+    and each part lower-cases as it does in the joined text."""
+    tokens: list[str] = []
+    room = limit
+    for part in parts:
+        text = part if isinstance(part, str) else part.text
+        if len(text) >= room:  # the last part read, cut
+            tokens += words(text[:room])
+            break
+        tokens += words(part) if isinstance(part, str) else part.tokens
+        room -= len(text) + len(sep)
+        if room <= 0:
+            break
+    return tokens
 
 
 @dataclass(frozen=True)

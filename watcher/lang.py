@@ -86,13 +86,18 @@ def script_language(text: str) -> str | None:
     return None
 
 
-def detect_language(text: str) -> str | None:
+# detect_language counts the words of this many first characters of its text.
+WORD_SAMPLE = 2500
+
+
+def detect_language(text: str, sample_words: list[str] | None = None) -> str | None:
     """A two-letter language code from the script, else from function-word
-    frequencies, or ``None``."""
+    frequencies, or ``None``. ``sample_words``: ``words(text[:WORD_SAMPLE])``, when
+    the caller has them already (``clean.leading_words``)."""
     by_script = script_language(text) if not text[:3000].isascii() else None
     if by_script:
         return by_script
-    tokens = words(text[:2500])
+    tokens = words(text[:WORD_SAMPLE]) if sample_words is None else sample_words
     if len(tokens) < 8:
         return None
     hits = dict.fromkeys(FUNCTION_WORDS, 0)
