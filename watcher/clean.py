@@ -176,6 +176,7 @@ _HOMOGLYPH = re.compile(r"[a-zA-Z][\u0400-\u04ff]|[\u0400-\u04ff][a-zA-Z]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Any word that could make a block spam: most blocks have none, and skip the counting.
 _SPAM_KEYS = _SPAM_STRONG_WORDS | _SPAM_WEAK_WORDS | _SPAM_PHRASE_KEYS
+_ALNUM = re.compile(r"[^\W_]")  # \w is str.isalnum() or "_"
 _SENTENCE_END = re.compile(r"[.!?…»\"”]\s*$")
 _WORD = re.compile(r"\w+")
 # Photo agencies and credit words: a short block made only of these is an image credit.
@@ -187,6 +188,7 @@ _CREDIT_WORDS = frozenset(
         "archives", "/", "©", "-", ",", "(", ")", "&", "and", "et",
     }
 )  # fmt: skip
+_CREDIT_TOKEN = re.compile(r"[\w]+|[/©&,()-]")
 _CAPTION = re.compile(r"(?:^|[,;(\s])(?:photo|credit|credits|image|illustration)\s?:\s|©")
 
 
@@ -272,18 +274,19 @@ def prose_value(block: Block, language: str | None) -> float:
 
 def _prose_value(block: Block, language: str | None) -> float:
     # A Chinese or Japanese character carries what three letters do elsewhere.
-    length = len(block.text) * (3 if unspaced(block.text) else 1)
+    cjk = unspaced(block.text)
+    length = len(block.text) * (3 if cjk else 1)
     density = block.link_density
     if density > 0.5:
         return -0.5 * length
     if length < 30:
         return 0.0
-    if block.words <= 12 and length < 100 and _COUNTER.search(block.folded):
+    if length < 100 and block.words <= 12 and _COUNTER.search(block.folded):
         return 0.0  # "This article has been read 1,234 times." reads like a sentence
     ratio = prose_ratio(block.text, language, block.tokens)
     if ratio is None:  # no function-word list for this language: sentences and length
         prose = length >= 80 and _SENTENCE_PUNCT.search(block.text) is not None
-        if not prose and unspaced(block.text):
+        if not prose and cjk:
             prose = length >= 60  # CJK lines are often unpunctuated (spaces between clauses)
     else:
         prose = ratio >= 0.2
@@ -548,7 +551,7 @@ def drop_image_credits(blocks: list[Block], ctx: CleanContext) -> None:
         if block.dropped or block.words > 12:
             continue
         folded = block.folded
-        words = re.findall(r"[\w]+|[/©&,()-]", folded)
+        words = _CREDIT_TOKEN.findall(folded)
         if (words and all(w in _CREDIT_WORDS for w in words)) or _CAPTION.search(folded):
             block.dropped = "image credit"
 
@@ -556,7 +559,7 @@ def drop_image_credits(blocks: list[Block], ctx: CleanContext) -> None:
 def drop_empty(blocks: list[Block], ctx: CleanContext) -> None:
     """Blocks with no letters or digits (separators, lone icons)."""
     for block in blocks:
-        if not block.dropped and not any(c.isalnum() for c in block.text):
+        if not block.dropped and _ALNUM.search(block.text) is None:
             block.dropped = "no text"
 
 

@@ -113,7 +113,9 @@ def detect_language(text: str, sample_words: list[str] | None = None) -> str | N
 
 def unspaced(text: str) -> bool:
     """Whether ``text`` is written without spaces between words (Chinese, Japanese...)."""
-    return _UNSPACED.search(text[:200]) is not None
+    # Asked of every block: ASCII answers at once (a flag of the string), and the search
+    # stops at the 200th character without copying them out.
+    return not text.isascii() and _UNSPACED.search(text, 0, 200) is not None
 
 
 def prose_ratio(text: str, language: str | None, tokens: list[str] | None = None) -> float | None:
@@ -121,7 +123,7 @@ def prose_ratio(text: str, language: str | None, tokens: list[str] | None = None
     under 0.15 in navigation), or ``None`` when the language has no list or is written
     without spaces. ``tokens``: ``words(text)``, if the caller has them already."""
     vocabulary = FUNCTION_WORDS.get(language or "")
-    if vocabulary is None or _UNSPACED.search(text[:200]):
+    if vocabulary is None or unspaced(text):
         return None
     if tokens is None:
         tokens = words(text)
