@@ -10,13 +10,12 @@ to contain "lire aussi" is never dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from watcher.fold import fold_words
-from watcher.lang import prose_ratio, unspaced
+from watcher.lang import WORD_SAMPLE, prose_ratio, unspaced, words
 from watcher.models import Removal
 
 # Phrases that open a block which is not article text. Matched at the start of the
@@ -173,10 +172,10 @@ _SPAM_PHRASE_KEYS = frozenset(
 # homoglyphs that slip past word filters, a mark of injected spam and ads, never of
 # prose in either script.
 _HOMOGLYPH = re.compile(r"[a-zA-Z][\u0400-\u04ff]|[\u0400-\u04ff][a-zA-Z]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Any word that could make a block spam: most blocks have none, and skip the counting.
-_SPAM_ANY = re.compile(
-    r"\b(?:" + "|".join(sorted(_SPAM_STRONG_WORDS | _SPAM_WEAK_WORDS | _SPAM_PHRASE_KEYS)) + r")\b"
-)
+_SPAM_KEYS = _SPAM_STRONG_WORDS | _SPAM_WEAK_WORDS | _SPAM_PHRASE_KEYS
+_ALNUM = re.compile(r"[^\W_]")  # \w is str.isalnum() or "_"
 _SENTENCE_END = re.compile(r"[.!?…»\"”]\s*$")
 _WORD = re.compile(r"\w+")
 # Photo agencies and credit words: a short block made only of these is an image credit.
@@ -188,7 +187,33 @@ _CREDIT_WORDS = frozenset(
         "archives", "/", "©", "-", ",", "(", ")", "&", "and", "et",
     }
 )  # fmt: skip
+_CREDIT_TOKEN = re.compile(r"[\w]+|[/©&,()-]")
 _CAPTION = re.compile(r"(?:^|[,;(\s])(?:photo|credit|credits|image|illustration)\s?:\s|©")
+
+
+_T = TypeVar("_T")
+
+
+class cached_property(Generic[_T]):
+    """:class:`functools.cached_property` without the lock Python 3.11 takes at each
+    first read: that lock was a fifth of the spam filter's time. (Blocks are never
+    shared between threads; Python 3.12 dropped the lock.)"""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> cached_property[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> _T: ...
+    def __get__(self, instance: object, owner: type) -> cached_property[_T] | _T:
+        if instance is None:
+            return self
+        # Stored in the instance: later reads find it there and never come here.
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
 
 
 @dataclass
@@ -216,9 +241,33 @@ class Block:
     def words(self) -> int:
         return len(self.text.split())
 
+    @cached_property
+    def tokens(self) -> list[str]:
+        """``lang.words(text)``, read by the spam filter, prose_value and the language
+        detection: tokenising is the costliest step of each."""
+        return words(self.text)
+
     @property
     def link_density(self) -> float:
         return self.link_chars / max(len(self.text), 1)
+
+
+def leading_words(parts: Sequence[str | Block], sep: str, limit: int = WORD_SAMPLE) -> list[str]:
+    """``words(sep.join(texts)[:limit])`` for the texts of ``parts``, from the blocks'
+    own tokens. ``sep`` must be blank ("\\n", " "): then no word runs across two parts,
+    and each part lower-cases as it does in the joined text."""
+    tokens: list[str] = []
+    room = limit
+    for part in parts:
+        text = part if isinstance(part, str) else part.text
+        if len(text) >= room:  # the last part read, cut
+            tokens += words(text[:room])
+            break
+        tokens += words(part) if isinstance(part, str) else part.tokens
+        room -= len(text) + len(sep)
+        if room <= 0:
+            break
+    return tokens
 
 
 @dataclass(frozen=True)
@@ -249,18 +298,19 @@ def prose_value(block: Block, language: str | None) -> float:
 
 def _prose_value(block: Block, language: str | None) -> float:
     # A Chinese or Japanese character carries what three letters do elsewhere.
-    length = len(block.text) * (3 if unspaced(block.text) else 1)
+    cjk = unspaced(block.text)
+    length = len(block.text) * (3 if cjk else 1)
     density = block.link_density
     if density > 0.5:
         return -0.5 * length
     if length < 30:
         return 0.0
-    if block.words <= 12 and length < 100 and _COUNTER.search(block.folded):
+    if length < 100 and block.words <= 12 and _COUNTER.search(block.folded):
         return 0.0  # "This article has been read 1,234 times." reads like a sentence
-    ratio = prose_ratio(block.text, language)
+    ratio = prose_ratio(block.text, language, block.tokens)
     if ratio is None:  # no function-word list for this language: sentences and length
         prose = length >= 80 and _SENTENCE_PUNCT.search(block.text) is not None
-        if not prose and unspaced(block.text):
+        if not prose and cjk:
             prose = length >= 60  # CJK lines are often unpunctuated (spaces between clauses)
     else:
         prose = ratio >= 0.2
@@ -449,17 +499,23 @@ def drop_spam(blocks: list[Block], ctx: CleanContext) -> None:
     spam_at: list[int] = []
     signals: dict[int, int] = {}  # short blocks with weak spam words, by index
     for index, block in enumerate(blocks):
-        # Lower-casing is enough here (the terms are ASCII) and much cheaper than folding
-        # every long paragraph.
-        if not block.text.isascii() and len(_HOMOGLYPH.findall(block.text)) >= max(
-            3, block.words // 5
+        text = block.text
+        if (
+            not text.isascii()
+            and _CYRILLIC.search(text)  # a quick "no" for the usual non-ASCII paragraph
+            and len(_HOMOGLYPH.findall(text)) >= max(3, block.words // 5)
         ):
             block.dropped = "spam (look-alike letters)"
             spam_at.append(index)
             continue
-        folded = block.text.lower()
-        if _SPAM_ANY.search(folded) is None:
+        # A spam term counted below is a whole word (a run of word characters) of the
+        # lower-cased text, so also a run of letters, one of the block's tokens: without
+        # such a token the counting finds nothing.
+        if _SPAM_KEYS.isdisjoint(block.tokens):
             continue
+        # Lower-casing is enough here (the terms are ASCII) and much cheaper than folding
+        # every long paragraph.
+        folded = text.lower()
         short = block.words <= 30
         tokens = set(_WORD.findall(folded))
         phrases = not tokens.isdisjoint(_SPAM_PHRASE_KEYS)
@@ -519,7 +575,7 @@ def drop_image_credits(blocks: list[Block], ctx: CleanContext) -> None:
         if block.dropped or block.words > 12:
             continue
         folded = block.folded
-        words = re.findall(r"[\w]+|[/©&,()-]", folded)
+        words = _CREDIT_TOKEN.findall(folded)
         if (words and all(w in _CREDIT_WORDS for w in words)) or _CAPTION.search(folded):
             block.dropped = "image credit"
 
@@ -527,7 +583,7 @@ def drop_image_credits(blocks: list[Block], ctx: CleanContext) -> None:
 def drop_empty(blocks: list[Block], ctx: CleanContext) -> None:
     """Blocks with no letters or digits (separators, lone icons)."""
     for block in blocks:
-        if not block.dropped and not any(c.isalnum() for c in block.text):
+        if not block.dropped and _ALNUM.search(block.text) is None:
             block.dropped = "no text"
 
 

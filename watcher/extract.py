@@ -33,7 +33,15 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from watcher.clean import CLEANERS, Block, CleanContext, clean, drop_spam, prose_value
+from watcher.clean import (
+    CLEANERS,
+    Block,
+    CleanContext,
+    clean,
+    drop_spam,
+    leading_words,
+    prose_value,
+)
 from watcher.config import ExtractRules
 from watcher.dates import find_dates
 from watcher.encoding import repair_article
@@ -619,8 +627,10 @@ def _page_language(meta_language: str | None, blocks: list[Block]) -> str | None
     """The language prose is judged in: the text's own, when it tells; the page's
     declared one otherwise. A template's lang attribute is often the site's or the
     blog platform's, and English prose judged as French reads as a link list."""
-    sample = " ".join(b.text for b in blocks if len(b.text) > 60)[:6000]
-    return detect_language(sample) or meta_language
+    long = [b for b in blocks if len(b.text) > 60]
+    sample = " ".join(b.text for b in long)[:6000]
+    # The blocks' words are needed later anyway: tokenised once, here.
+    return detect_language(sample, leading_words(long, " ")) or meta_language
 
 
 # Block elements left open make lexbor's tree construction quadratic (each new block
@@ -758,7 +768,9 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
         text_pub, text_mod = find_dates(bylines, language=meta.language)
         published = text_pub
         modified = modified or text_mod
-    detected = detect_language(title + "\n" + "\n".join(paragraphs[:20]))
+    # The paragraphs are the kept blocks' texts: their words are known already.
+    head: list[str | Block] = [title, *[b for b in chosen if not b.dropped][:20]]
+    detected = detect_language(title + "\n" + "\n".join(paragraphs[:20]), leading_words(head, "\n"))
     # Templates often carry a wrong or site-wide lang attribute; the text does not lie,
     # but only trust it over the page for languages it can actually tell apart.
     final_language: str | None = detected or meta.language
