@@ -152,6 +152,19 @@ def test_a_standfirst_under_a_microdata_headline_is_kept() -> None:
     assert len(article.paragraphs) == 11
 
 
+def test_a_visible_update_line_gives_the_modification_date() -> None:
+    """The page's meta says when it was published, its dateline when it was updated."""
+    html = f"""<html lang="fr"><head><title>Le CHU choisit un DPI</title>
+    <meta property="article:published_time" content="2022-02-10T09:00:00+00:00"></head>
+    <body><article><h1>Le CHU choisit un DPI</h1>
+    <p>Publié le 10 février 2022, mis à jour le 11 février 2022 à 14h30</p>
+    {ARTICLE_PARAGRAPHS}</article></body></html>"""
+    article = extract(html, "https://example.org/x")
+    assert article.published_at == datetime.fromisoformat("2022-02-10T09:00:00+00:00")
+    assert article.modified_at is not None
+    assert (article.modified_at.day, article.modified_at.hour) == (11, 14)
+
+
 def test_configured_selectors_override_the_generic_finder() -> None:
     html = """<body><div class="story"><p>Texte configuré que le finder générique pourrait rater ici.</p>
     <p class="promo">Abonnez-vous !</p></div>

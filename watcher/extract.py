@@ -763,10 +763,10 @@ def extract(html: str, url: str, rules: ExtractRules | None = None) -> Article:
     paragraphs, dropped = clean(chosen, context, cleaners)
     removed.extend(dropped)
     published, modified = meta.published_at, meta.modified_at
-    if published is None:
+    if published is None or modified is None:  # the article's own dateline
         bylines = " ".join(r.text for r in dropped if r.reason == "byline or date")
         text_pub, text_mod = find_dates(bylines, language=meta.language)
-        published = text_pub
+        published = published or text_pub
         modified = modified or text_mod
     # The paragraphs are the kept blocks' texts: their words are known already.
     head: list[str | Block] = [title, *[b for b in chosen if not b.dropped][:20]]

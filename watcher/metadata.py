@@ -305,8 +305,11 @@ def read_metadata(
             published = parse_date(node.attributes.get("datetime"), language=lang_tag)
             if published:
                 break
-    if published is None or modified is None:
-        # The slow way, only when the page has no machine-readable date.
+    if published is None:
+        # The slow way, only when the page has no machine-readable publication date: the
+        # query costs as much as the page index. (Run for a missing modification date as
+        # well, it found one on 2 of the corpus's 361 pages, both the publication's day;
+        # the extractor reads the article's own "updated" lines.)
         for node in index.tree.css(_DATE_HINTS):
             text = _text(node)
             if not text or len(text) > 300:
