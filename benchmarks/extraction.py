@@ -27,8 +27,11 @@ What it measures, on the ground-truth article pages of the shared corpus
   compared as written.
 * Language accuracy: the primary subtag against ``lang_primary`` in ``index.jsonl``.
 * Milliseconds per page: the median, p95 and maximum wall time (``time.perf_counter``) of
-  one extraction call. In this process, one extractor after the other, each extractor runs
-  once over every page untimed (a warm-up), then once timed.
+  one extraction call. In this process, each extractor runs once over every page untimed
+  (a warm-up); then the timed pass goes page by page, each page through every extractor
+  in turn (their order rotating from page to page), so that a machine that slows down or
+  speeds up during the run (shared cores do) weighs on all of them alike, and the ratio
+  of their medians stays comparable between runs.
 
 The calls: ``watcher.extract.extract``; ``trafilatura.bare_extraction`` with metadata (body,
 title and date in one call, as watcher's) and without comments (no ground truth has
@@ -526,16 +529,24 @@ def _call(extractor: Extractor, page: Page) -> tuple[Output, float, str | None]:
     return output, time.perf_counter() - start, None
 
 
-def run_extractor(extractor: Extractor, pages: Sequence[Page]) -> list[Result]:
-    """One untimed warm-up pass over ``pages``, then the timed pass that is scored."""
-    for page in pages:
-        _call(extractor, page)
+def run_extractors(
+    extractors: Sequence[Extractor], pages: Sequence[Page]
+) -> dict[str, list[Result]]:
+    """One untimed warm-up pass of each extractor over ``pages``, then the timed pass
+    that is scored: page by page, the extractors interleaved (see the docstring)."""
+    for extractor in extractors:
+        for page in pages:
+            _call(extractor, page)
     gc.collect()
-    results = []
-    for page in pages:
-        output, seconds, error = _call(extractor, page)
-        scores = score(page, extractor, output)
-        results.append(Result(page, extractor.name, output, seconds, error, scores))
+    results: dict[str, list[Result]] = {e.name: [] for e in extractors}
+    for number, page in enumerate(pages):
+        shift = number % len(extractors)
+        for extractor in [*extractors[shift:], *extractors[:shift]]:
+            output, seconds, error = _call(extractor, page)
+            scores = score(page, extractor, output)
+            results[extractor.name].append(
+                Result(page, extractor.name, output, seconds, error, scores)
+            )
     return results
 
 
@@ -984,7 +995,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not pages:
         print("error: no pages selected", file=sys.stderr)
         return 2
-    results = {e.name: run_extractor(e, pages) for e in extractors}
+    results = run_extractors(extractors, pages)
     table = summarize_all(results, sets)
     checks = targets(table, sets)
     lines = report(table, sets, extractors, corpus)

@@ -103,6 +103,28 @@ def _scores(truth: bench.Truth, output: bench.Output) -> bench.Scores:
     return bench.score(_page(truth), extractor, output)
 
 
+def test_the_timed_pass_interleaves_the_extractors_page_by_page() -> None:
+    """A machine that slows down mid-run must weigh on every extractor alike."""
+    calls: list[tuple[str, str]] = []
+
+    def extractor(name: str) -> bench.Extractor:
+        def run(page: bench.Page) -> bench.Output:
+            calls.append((name, page.id))
+            return bench.Output("")
+
+        return bench.Extractor(name, "0", run, True, True, True)
+
+    pages = [
+        bench.Page("test", f"p{n}", "https://example.org/a", b"", bench.Truth("full"))
+        for n in range(3)
+    ]
+    results = bench.run_extractors([extractor("a"), extractor("b")], pages)
+    warm_up, timed = calls[:6], calls[6:]
+    assert warm_up == [("a", "p0"), ("a", "p1"), ("a", "p2"), ("b", "p0"), ("b", "p1"), ("b", "p2")]
+    assert timed == [("a", "p0"), ("b", "p0"), ("b", "p1"), ("a", "p1"), ("a", "p2"), ("b", "p2")]
+    assert [r.page.id for r in results["b"]] == ["p0", "p1", "p2"]
+
+
 def test_score_full_prefix_and_snippets() -> None:
     full = _scores(bench.Truth("full", body="one two three four"), bench.Output("two three five"))
     assert full.precision == pytest.approx(2 / 3)
