@@ -65,9 +65,10 @@ class PageIndex:
         for node in tree.css(_INDEX):
             # lexbor lists an element once per selector of the list that it matches: an
             # <h1 itemprop=headline> twice, which made the page look as if it had two.
-            if node.mem_id in seen:
+            node_id = node.mem_id
+            if node_id in seen:
                 continue
-            seen.add(node.mem_id)
+            seen.add(node_id)
             tag = node.tag
             attrs = node.attributes
             if tag == "p":
