@@ -109,7 +109,7 @@ _REACT_SEGMENT = re.compile(r"^S:[0-9a-f]+$")
 # The subscribers' full text, shipped hidden (not the paywall prompt: prompts are short
 # and are dropped by the cleaners as boilerplate).
 # Classes that hide by convention (Bootstrap, utility CSS, screen-reader-only text).
-HIDING_CLASSES = (
+_HIDING_CLASSES = (
     "hidden", "d-none", "is-hidden", "hide", "invisible", "display-none", "sr-only",
     "visually-hidden", "visuallyhidden", "screen-reader-text", "screenreader-only",
     "u-visually-hidden", "element-invisible", "a11y-hidden", "offscreen", "sr-text",
@@ -117,10 +117,10 @@ HIDING_CLASSES = (
 # What may hide an element, selected by lexbor in the part of the page that is read only
 # (a third of the page's nodes, typically): each selector costs a C test per node.
 _MAYBE_HIDDEN = '[hidden], [aria-hidden="true"], [style], ' + ", ".join(
-    f"[class~={name} i]" for name in HIDING_CLASSES
+    f"[class~={name} i]" for name in _HIDING_CLASSES
 )
 _HIDING_CLASS = re.compile(
-    r"(?:^|\s)(" + "|".join(map(re.escape, HIDING_CLASSES)) + r")(?:$|\s)", re.I
+    r"(?:^|\s)(" + "|".join(map(re.escape, _HIDING_CLASSES)) + r")(?:$|\s)", re.I
 )
 _PAYWALLED = re.compile(
     r"(?:^|[\s_-])(paywall|paywalled|premium-content|subscriber-content|locked-content|"
