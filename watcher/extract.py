@@ -319,11 +319,12 @@ def _inside_article(node: LexborNode) -> bool:
     return False
 
 
-def _hidden_elements(candidates: list[LexborNode]) -> dict[int, str]:
-    """``{node id: "hidden" | "zero-size"}`` from the page index's candidates, so the
-    walk never reads every element's attributes."""
+def _hidden_elements(root: LexborNode) -> dict[int, str]:
+    """``{node id: "hidden" | "zero-size"}`` for the elements under ``root``, from those
+    lexbor selects as possibly hidden, so the walk never reads every element's
+    attributes."""
     found: dict[int, str] = {}
-    for node in candidates:
+    for node in root.css(_MAYBE_HIDDEN):
         attrs = node.attributes
         how = _hidden_how(attrs)
         if how and not _subscribers_text(node, attrs):
@@ -346,7 +347,7 @@ def _walk(root: LexborNode) -> _Walk:
     nest thousands deep)."""
     walk = _Walk()
     walk.ctx = _Ctx(path=(root.mem_id, None), in_article=_inside_article(root))
-    hidden = _hidden_elements(root.css(_MAYBE_HIDDEN))
+    hidden = _hidden_elements(root)
     if root.first_child is not None:
         _run(walk, root.first_child, walk.ctx, hidden)
     # Broken markup (an unclosed zero-size ad slot) can swallow a whole article that
