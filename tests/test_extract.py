@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.conftest import FIXTURES, page_text
 from watcher.clean import Block, leading_words
 from watcher.config import ExtractRules
-from watcher.extract import extract
+from watcher.extract import _BAD_HINT, _COMMENT_HINT, _LEAD_HINT, extract
 from watcher.lang import words
 
 CASES: list[dict[str, Any]] = yaml.safe_load((FIXTURES / "articles" / "cases.yaml").read_text())
@@ -556,3 +556,44 @@ def test_leading_words_are_the_words_of_the_joined_text(
     # The language detection reads each block's own tokens, not the joined text's.
     parts: list[str | Block] = [t if i % 2 else Block(t) for i, t in enumerate(texts)]
     assert leading_words(parts, sep, limit) == words(sep.join(texts)[:limit])
+
+
+# The hint words, their parts, some near misses, and separators of each kind.
+_HINTS = (_BAD_HINT, _COMMENT_HINT, _LEAD_HINT)
+_HINT_PIECES = sorted(
+    {form for hint in _HINTS for form in hint.forms}
+    | {part for hint in _HINTS for form in hint.forms for part in form.split("-")}
+    | {"bad", "post", "x", "-", "_", " ", "\n", "\xa0", "\u2003", "\x1f"}
+)
+
+
+@given(st.lists(st.sampled_from(_HINT_PIECES), max_size=8))
+def test_class_hints_are_read_as_their_regexes_read_them(pieces: list[str]) -> None:
+    # The hint words are matched from a class's tokens; the regex they stand for is
+    # the definition (hyphenated words, separators of every kind, Unicode spaces).
+    lower = "".join(pieces)
+    for hint in _HINTS:
+        assert hint.search(lower) == (hint.regex.search(lower) is not None), lower
+
+
+def test_class_hints_read_every_hint_word_as_their_regexes_do() -> None:
+    for hint in _HINTS:
+        for form in hint.forms:
+            parts = form.split("-")
+            # Each "-" inside the word kept or left out.
+            variants = {parts[0]}
+            for part in parts[1:]:
+                variants = {v + joint + part for v in variants for joint in ("", "-", "_")}
+            for variant in variants:
+                for lower in (variant, f"x-{variant}", f"{variant}_x", f"a {variant}\xa0b"):
+                    assert hint.search(lower) == (hint.regex.search(lower) is not None), lower
+
+
+def test_class_hints_take_hyphenated_words_with_or_without_their_hyphens() -> None:
+    assert _BAD_HINT.search("c-read-more-link")
+    assert _BAD_HINT.search("post readmore")
+    assert _BAD_HINT.search("about-theauthor")
+    assert not _BAD_HINT.search("read_more")  # "_" is no hyphen: "read", "more"
+    assert not _BAD_HINT.search("bread-crumbs-header")
+    assert _LEAD_HINT.search("entry sous-titre")
+    assert not _LEAD_HINT.search("leader-board")
