@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.fold import fold, fold_with_map
+from watcher.fold import fold, fold_with_map, fold_words
 
 
 def reference_map(text: str) -> list[int]:
@@ -41,3 +41,9 @@ def test_the_usual_text_needs_no_map() -> None:
     folded, index = fold_with_map("Straße… fin")
     assert folded == "strasse... fin"
     assert index == [0, 1, 2, 3, 4, 4, 5, 6, 6, 6, 7, 8, 9, 10]
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_ascii_text_folds_to_its_words_lower_cased(text: str) -> None:
+    # fold_words' shortcut for ASCII text must agree with the table.
+    assert fold_words(text) == " ".join(fold(text).split())
