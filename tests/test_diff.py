@@ -13,6 +13,7 @@ from watcher.diff import (
     tokens,
     word_changes,
 )
+from watcher.models import Change
 
 BODY = (
     "Le CHU de Rennes a choisi le DPI de Dedalus. Le contrat porte sur 1,5 million d'euros.\n\n"
@@ -67,6 +68,15 @@ def test_retitle_is_a_change_and_shows_in_the_diff() -> None:
     assert change is not None and change.title_changed
     assert "-Dedalus gagne\n+Dedalus perd" in change.diff
     assert change.added == () and change.removed == ()
+
+
+@pytest.mark.parametrize("new_title", ["Dedalus perd", "Dedalus gagne"])
+def test_a_change_comes_back_whole_from_its_payload(new_title: str) -> None:
+    # Events wait in the outbox as JSON: the change read back is the change sent.
+    new = BODY.replace("12 services", "14 services")
+    change = compare("Dedalus gagne", BODY, new_title, new, from_version=1)
+    assert change is not None
+    assert Change.from_dict(change.to_dict()) == change
 
 
 def test_unified_diff_shows_changed_sentence_with_context() -> None:

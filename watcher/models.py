@@ -150,6 +150,8 @@ class Change:
             added=tuple(data.get("added", ())),
             removed=tuple(data.get("removed", ())),
             diff=str(data.get("diff", "")),
+            # Not a key of its own in the payload: "retitle" among the classes says it.
+            title_changed="retitle" in data.get("classes", ()),
             classes=tuple(data.get("classes", ())),
             replaced=tuple((r["from"], r["to"]) for r in data.get("replaced", ())),
         )
