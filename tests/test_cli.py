@@ -216,6 +216,33 @@ def test_extract_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "nope.html: No such file or directory" in result.output
 
 
+def test_extract_a_pdf_says_it_is_not_a_page(tmp_path: Path) -> None:
+    # Feeds link to reports: a PDF read as text would be one paragraph of garbage.
+    pdf = tmp_path / "rapport.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n(Cerner)\n")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.yaml"), "extract", str(pdf)])
+    assert result.exit_code == 1
+    assert "rapport.pdf: refused: not an HTML page (a PDF file)" in result.output
+
+
+async def test_extract_url_refuses_an_image_labelled_html(respx_mock: respx.MockRouter) -> None:
+    from watcher.config import Duration, HttpSettings
+    from watcher.pipeline import extract_url
+
+    respx_mock.get("https://news.example/photo").respond(
+        200,
+        content=b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01Cerner Oracle Health" * 20,
+        headers={"Content-Type": "text/html"},
+    )
+    result = await extract_url(
+        "https://news.example/photo", HttpSettings(retries=0, host_delay=Duration(0))
+    )
+    assert result.article.paragraphs == ()
+    assert [r.reason for r in result.article.removed] == [
+        "refused: not an HTML page (binary content)"
+    ]
+
+
 async def test_extract_url_fetches_and_extracts(respx_mock: respx.MockRouter) -> None:
     from watcher.config import Duration, HttpSettings
     from watcher.pipeline import extract_url

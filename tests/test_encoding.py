@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from watcher.encoding import decode_html, detect_encoding, repair_text
+from watcher.encoding import decode_html, detect_encoding, not_a_page, repair_text
 from watcher.extract import extract
 
 FRENCH = "<p>Le Groupement d’Intérêt Public « e-santé » a été créé.</p>"
@@ -100,3 +100,27 @@ def test_a_page_declared_gb2312_but_written_in_utf8_is_utf8() -> None:
     text = "<meta charset=GB2312><p>促进航天技术更好惠及人民</p>"
     assert detect_encoding(text.encode("utf-8")) == "utf-8"
     assert detect_encoding(text.encode("gb2312")) == "gb2312"
+
+
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "reason"),
+    [
+        (PDF, "application/pdf", "not an HTML page (application/pdf)"),
+        (PDF, "text/html; charset=utf-8", "not an HTML page (a PDF file)"),  # mislabelled
+        (PNG, None, "not an HTML page (binary content)"),
+        (b"<html></html>", "Image/JPEG; q=1", "not an HTML page (image/jpeg)"),
+        (b"<html><p>Texte</p></html>", "application/octet-stream", None),
+        (b"<html><p>Texte</p></html>", "application/xhtml+xml", None),
+        ("<html><p>Éte</p></html>".encode("utf-16-le"), None, None),  # no BOM
+        ("<html><p>Éte</p></html>".encode("utf-32"), None, None),
+        (codecs.BOM_UTF8 + b"<p>\x1b</p>", None, None),
+    ],
+)
+def test_files_that_are_not_pages_are_told_apart(
+    content: bytes, content_type: str | None, reason: str | None
+) -> None:
+    assert not_a_page(content, content_type) == reason

@@ -126,6 +126,38 @@ def _guess(content: bytes) -> str:
     return name or "cp1252"
 
 
+# Declared types that are never a page to read (feeds link to reports and images).
+_NOT_PAGES = re.compile(
+    r"(?:image|audio|video|font|model)/|application/(?:pdf|zip|gzip|x-gzip|json|msword|"
+    r"vnd\.openxmlformats|vnd\.ms-|vnd\.oasis\.opendocument)"
+)
+# The WHATWG MIME Sniffing standard's "binary data bytes": no text has them in its
+# first 1,445 bytes, except the zero bytes of UTF-16 and UTF-32.
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+_SNIFFED_BYTES = 1445
+
+
+def not_a_page(content: bytes, content_type: str | None = None) -> str | None:
+    """Why ``content`` is not a page to read (a PDF, an image...), or ``None``.
+
+    The declared type is believed when it names a binary format; the bytes are sniffed
+    too, as servers label files ``text/html`` or ``application/octet-stream`` alike."""
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if _NOT_PAGES.match(declared):
+        return f"not an HTML page ({declared})"
+    if content.startswith(b"%PDF-"):
+        return "not an HTML page (a PDF file)"
+    head = content[:_SNIFFED_BYTES]
+    if not _BINARY_BYTES.search(head) or head.startswith(tuple(bom for bom, _ in _BOMS)):
+        return None
+    # UTF-16 or UTF-32 text without a byte-order mark: zero bytes between the letters,
+    # and nothing else binary.
+    text = head.replace(b"\x00", b"")
+    if len(text) <= 0.55 * len(head) and not _BINARY_BYTES.search(text):
+        return None
+    return "not an HTML page (binary content)"
+
+
 def decode_html(content: bytes, content_type: str | None = None) -> tuple[str, str]:
     """Decode a page's bytes; returns ``(text, codec)``. Never raises on bad bytes."""
     encoding, text = _detect(content, content_type)

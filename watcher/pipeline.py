@@ -27,7 +27,7 @@ import structlog
 from watcher import linking
 from watcher.config import ExtractRules, HealthSettings, HttpSettings, SinkConfig, SourceConfig
 from watcher.diff import content_hash
-from watcher.encoding import decode_html
+from watcher.encoding import decode_html, not_a_page
 from watcher.errors import FetchError, ParseError, SourceError
 from watcher.extract import extract
 from watcher.fetch import Fetcher, make_client
@@ -43,6 +43,7 @@ from watcher.models import (
     EventType,
     LinkedReport,
     Page,
+    Removal,
     SourceHealth,
     isoformat,
     utcnow,
@@ -567,8 +568,20 @@ async def _process_entry(
 
 
 def _read_page(page: Page, rules: ExtractRules) -> Article:
-    html, _encoding = decode_html(page.content, page.content_type)
-    return extract(html, page.url, rules)
+    return read(page.content, page.content_type, page.url, rules)[0]
+
+
+def read(
+    content: bytes, content_type: str | None, url: str, rules: ExtractRules | None = None
+) -> tuple[Article, str]:
+    """The article in a fetched page and the codec it was decoded with; a PDF or an
+    image (feeds link to both) is refused, an Article without text saying why."""
+    reason = not_a_page(content, content_type)
+    if reason is not None:
+        refused = Removal(f"refused: {reason}", "")
+        return Article(url=url, title="", paragraphs=(), removed=(refused,)), "-"
+    html, encoding = decode_html(content, content_type)
+    return extract(html, url, rules), encoding
 
 
 def _touch(ctx: Context, known: StoredArticle, page: Page, entry: Entry) -> None:
@@ -592,8 +605,8 @@ def extract_bytes(
     content: bytes, url: str, rules: ExtractRules | None = None, content_type: str | None = None
 ) -> Extraction:
     """Decode and extract a page held in memory (a saved file, a test fixture)."""
-    html, encoding = decode_html(content, content_type)
-    return Extraction(article=extract(html, url, rules), url=url, encoding=encoding)
+    article, encoding = read(content, content_type, url, rules)
+    return Extraction(article=article, url=url, encoding=encoding)
 
 
 async def extract_url(
@@ -603,10 +616,8 @@ async def extract_url(
     (``allow_private``: the source's, when one is named)."""
     async with make_client(http) as client:
         page = await Fetcher(client, http).get(url, allow_private=allow_private)
-    html, encoding = decode_html(page.content, page.content_type)
-    return Extraction(
-        article=extract(html, page.url, rules), url=page.url, encoding=encoding, status=page.status
-    )
+    article, encoding = read(page.content, page.content_type, page.url, rules)
+    return Extraction(article=article, url=page.url, encoding=encoding, status=page.status)
 
 
 @dataclass(frozen=True)
