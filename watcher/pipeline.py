@@ -568,20 +568,7 @@ async def _process_entry(
 
 
 def _read_page(page: Page, rules: ExtractRules) -> Article:
-    return read(page.content, page.content_type, page.url, rules)[0]
-
-
-def read(
-    content: bytes, content_type: str | None, url: str, rules: ExtractRules | None = None
-) -> tuple[Article, str]:
-    """The article in a fetched page and the codec it was decoded with; a PDF or an
-    image (feeds link to both) is refused, an Article without text saying why."""
-    reason = not_a_page(content, content_type)
-    if reason is not None:
-        refused = Removal(f"refused: {reason}", "")
-        return Article(url=url, title="", paragraphs=(), removed=(refused,)), "-"
-    html, encoding = decode_html(content, content_type)
-    return extract(html, url, rules), encoding
+    return extract_bytes(page.content, page.url, rules, page.content_type).article
 
 
 def _touch(ctx: Context, known: StoredArticle, page: Page, entry: Entry) -> None:
@@ -604,9 +591,15 @@ class Extraction:
 def extract_bytes(
     content: bytes, url: str, rules: ExtractRules | None = None, content_type: str | None = None
 ) -> Extraction:
-    """Decode and extract a page held in memory (a saved file, a test fixture)."""
-    article, encoding = read(content, content_type, url, rules)
-    return Extraction(article=article, url=url, encoding=encoding)
+    """Decode and extract a page's bytes (fetched, or a saved file). A PDF or an image
+    (feeds link to both) is refused: an Article without text that says why."""
+    reason = not_a_page(content, content_type)
+    if reason is not None:
+        refused = Removal(f"refused: {reason}", "")
+        article = Article(url=url, title="", paragraphs=(), removed=(refused,))
+        return Extraction(article=article, url=url, encoding="-")
+    html, encoding = decode_html(content, content_type)
+    return Extraction(article=extract(html, url, rules), url=url, encoding=encoding)
 
 
 async def extract_url(
@@ -616,8 +609,8 @@ async def extract_url(
     (``allow_private``: the source's, when one is named)."""
     async with make_client(http) as client:
         page = await Fetcher(client, http).get(url, allow_private=allow_private)
-    article, encoding = read(page.content, page.content_type, page.url, rules)
-    return Extraction(article=article, url=page.url, encoding=encoding, status=page.status)
+    read = extract_bytes(page.content, page.url, rules, page.content_type)
+    return replace(read, status=page.status)
 
 
 @dataclass(frozen=True)
