@@ -135,6 +135,7 @@ _NOT_PAGES = re.compile(
 # first 1,445 bytes, except the zero bytes of UTF-16 and UTF-32.
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 _SNIFFED_BYTES = 1445
+_BOM_BYTES = tuple(bom for bom, _codec in _BOMS)
 
 
 def not_a_page(content: bytes, content_type: str | None = None) -> str | None:
@@ -148,7 +149,7 @@ def not_a_page(content: bytes, content_type: str | None = None) -> str | None:
     if content.startswith(b"%PDF-"):
         return "not an HTML page (a PDF file)"
     head = content[:_SNIFFED_BYTES]
-    if not _BINARY_BYTES.search(head) or head.startswith(tuple(bom for bom, _ in _BOMS)):
+    if not _BINARY_BYTES.search(head) or head.startswith(_BOM_BYTES):
         return None
     # UTF-16 or UTF-32 text without a byte-order mark: zero bytes between the letters,
     # and nothing else binary.

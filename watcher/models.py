@@ -106,6 +106,22 @@ class Article:
     def text(self) -> str:
         return "\n\n".join(self.paragraphs)
 
+    @classmethod
+    def refused(cls, url: str, why: str) -> Article:
+        """A page not read at all (a PDF, hostile markup): no text, and the reason."""
+        return cls(url=url, title="", paragraphs=(), removed=(Removal(f"{_REFUSED}{why}", ""),))
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the page was not read at all, if it was not (see :meth:`refused`)."""
+        if self.paragraphs or not self.removed:
+            return None
+        reason = self.removed[0].reason
+        return reason if reason.startswith(_REFUSED) else None
+
+
+_REFUSED = "refused: "
+
 
 @dataclass(frozen=True, slots=True)
 class Version:

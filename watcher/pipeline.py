@@ -43,7 +43,6 @@ from watcher.models import (
     EventType,
     LinkedReport,
     Page,
-    Removal,
     SourceHealth,
     isoformat,
     utcnow,
@@ -595,9 +594,7 @@ def extract_bytes(
     (feeds link to both) is refused: an Article without text that says why."""
     reason = not_a_page(content, content_type)
     if reason is not None:
-        refused = Removal(f"refused: {reason}", "")
-        article = Article(url=url, title="", paragraphs=(), removed=(refused,))
-        return Extraction(article=article, url=url, encoding="-")
+        return Extraction(article=Article.refused(url, reason), url=url, encoding="-")
     html, encoding = decode_html(content, content_type)
     return Extraction(article=extract(html, url, rules), url=url, encoding=encoding)
 

@@ -309,13 +309,9 @@ def extract_command(
             content = gzip.decompress(content)
         result = extract_bytes(content, page_url or path.resolve().as_uri(), rules)
     article = result.article
-    if (
-        not article.paragraphs
-        and article.removed
-        and article.removed[0].reason.startswith("refused: ")
-    ):
+    if article.refusal:
         # Nothing was read (a PDF, an image, hostile markup): say so, not "(no title)".
-        raise WatcherError(f"{target}: {article.removed[0].reason}")
+        raise WatcherError(f"{target}: {article.refusal}")
     if as_json:
         click.echo(json.dumps(_article_json(result, removed), ensure_ascii=False, indent=2))
         return
